@@ -1,0 +1,293 @@
+"""The decoder-only transformer LM and the one architecture-agnostic training loop.
+
+Any model that maps token ids (batch, seq) to logits (batch, seq, vocab) trains through
+``train``; the architecture is picked by ``build_model`` from ``cfg.architecture``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from contextlib import nullcontext
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import checkpointing
+import data as data_module
+from config import ExperimentConfig
+from cpu_optimization_utils import configure_cpu_threads
+from distributed import DistContext
+from model_size import chinchilla_flops, param_counts, tokens_processed
+from results_layout import (STATUS_COMPLETE, STATUS_DIVERGED, MetricsCsv, RunPaths, atomic_write_json,
+                            mark_done)
+from run_metadata import run_metadata
+
+log = logging.getLogger("scaling")
+
+
+# ----------------------------------------------------------------------------- model
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: ExperimentConfig):
+        super().__init__()
+        self.num_heads = cfg.num_heads
+        self.qkv = nn.Linear(cfg.hidden_dim, 3 * cfg.hidden_dim, bias=False)
+        self.proj = nn.Linear(cfg.hidden_dim, cfg.hidden_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq, width = x.shape
+        q, k, v = self.qkv(x).view(batch, seq, 3, self.num_heads, width // self.num_heads).unbind(2)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                             is_causal=True)
+        return self.proj(out.transpose(1, 2).reshape(batch, seq, width))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ExperimentConfig):
+        super().__init__()
+        self.activation = cfg.activation
+        inner = 2 * cfg.ffn_dim if cfg.activation == "swiglu" else cfg.ffn_dim  # swiglu: gate and up fused
+        self.up = nn.Linear(cfg.hidden_dim, inner, bias=False)
+        self.down = nn.Linear(cfg.ffn_dim, cfg.hidden_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.up(x)
+        if self.activation == "swiglu":
+            gate, up = hidden.chunk(2, dim=-1)
+            hidden = F.silu(gate) * up
+        else:
+            hidden = F.gelu(hidden) if self.activation == "gelu" else F.relu(hidden)
+        return self.down(hidden)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, cfg: ExperimentConfig):
+        super().__init__()
+        self.ln_attn, self.attn = nn.LayerNorm(cfg.hidden_dim), CausalSelfAttention(cfg)
+        self.ln_mlp, self.mlp = nn.LayerNorm(cfg.hidden_dim), MLP(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_attn(x))
+        return x + self.mlp(self.ln_mlp(x))
+
+
+class TransformerLM(nn.Module):
+    """GPT-style decoder with learned positions; ``forward(tokens) -> logits``."""
+
+    def __init__(self, cfg: ExperimentConfig):
+        super().__init__()
+        self.token_embedding = nn.Embedding(cfg.vocab_size, cfg.hidden_dim)
+        self.position_embedding = nn.Embedding(cfg.seq_length, cfg.hidden_dim)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
+        self.ln_final = nn.LayerNorm(cfg.hidden_dim)
+        self.head = None if cfg.tie_embeddings else nn.Linear(cfg.hidden_dim, cfg.vocab_size, bias=False)
+        self._init_weights(cfg.num_layers)
+
+    def _init_weights(self, num_layers: int) -> None:
+        # GPT-2 init: N(0, 0.02), residual output projections scaled by 1/sqrt(2L) so the
+        # residual stream's variance does not grow with depth.
+        for name, param in self.named_parameters():
+            if param.dim() >= 2:
+                std = 0.02 / math.sqrt(2 * num_layers) if name.endswith(("proj.weight", "down.weight")) else 0.02
+                nn.init.normal_(param, mean=0.0, std=std)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.token_embedding(tokens) + self.position_embedding(positions)
+        for block in self.blocks:
+            x = block(x)
+        x = self.ln_final(x)
+        return x @ self.token_embedding.weight.T if self.head is None else self.head(x)
+
+
+def build_model(cfg: ExperimentConfig) -> nn.Module:
+    """The model for ``cfg.architecture``, initialised from ``cfg.model_seed`` on the CPU."""
+    torch.manual_seed(cfg.model_seed)
+    builders = {"transformer": TransformerLM}
+    return builders[cfg.architecture](cfg)
+
+
+# ----------------------------------------------------------------------------- optimisation
+def build_optimizer(model: nn.Module, cfg: ExperimentConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only; fused kernels on CUDA."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                             fused=device.type == "cuda")
+
+
+def total_optimizer_steps(cfg: ExperimentConfig, world_size: int) -> int:
+    """Steps needed for tokens_processed to reach max_tokens_training."""
+    return math.ceil(cfg.max_tokens_training / (cfg.tokens_per_step * world_size))
+
+
+def get_lr(step: int, cfg: ExperimentConfig, total_steps: int) -> float:
+    """Learning rate for 0-based ``step``: linear warmup, then decay to min_lr_ratio x peak."""
+    warmup_steps = round(cfg.warmup_fraction * total_steps)
+    if step < warmup_steps:
+        return cfg.learning_rate * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    decay = {"cosine": 0.5 * (1 + math.cos(math.pi * progress)),
+             "linear": 1 - progress,
+             "constant": 1.0}[cfg.lr_schedule]
+    return cfg.learning_rate * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * decay)
+
+
+# ----------------------------------------------------------------------------- steps
+class Trainer:
+    """What one run needs at every step: model, optimiser, data, device and distributed context."""
+
+    def __init__(self, cfg: ExperimentConfig, dist: DistContext):
+        self.cfg, self.dist = cfg, dist
+        self.device = select_device(cfg, dist)
+        self.autocast_dtype = autocast_dtype(cfg, self.device)
+        self.data = data_module.load_token_data(cfg.dataset, cfg.val_fraction, cfg.data_seed)
+        data_module.check_fits(self.data, cfg.seq_length, cfg.vocab_size)
+        self.raw_model = build_model(cfg).to(self.device)
+        self.model = dist.wrap(self.raw_model, self.device)
+        if cfg.compile:
+            self.model = torch.compile(self.model)
+        self.optimizer = build_optimizer(self.raw_model, cfg, self.device)
+        self.total_steps = total_optimizer_steps(cfg, dist.world_size)
+        self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
+                                                          cfg.seq_length)
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def loss_on(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        with self.autocast():
+            logits = self.model(inputs.to(self.device, non_blocking=True))
+        return F.cross_entropy(logits.float().flatten(0, 1), targets.to(self.device).flatten())
+
+    def train_step(self, step: int, lr: float) -> tuple[float, float]:
+        """One optimizer step over grad_accum micro-batches; returns (mean loss, grad norm)."""
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        total_loss = torch.zeros((), device=self.device)
+        for micro_step in range(cfg.gradient_accumulation_steps):
+            inputs, targets = data_module.train_batch(self.data, cfg.batch_size, cfg.seq_length, cfg.batch_seed,
+                                                      step, micro_step, self.dist.rank)
+            is_last = micro_step == cfg.gradient_accumulation_steps - 1
+            with self.dist.maybe_no_sync(self.model, sync=is_last):
+                # Dividing by the accumulation count makes the summed gradient the mean over micro-batches.
+                loss = self.loss_on(inputs, targets) / cfg.gradient_accumulation_steps
+                loss.backward()
+            total_loss += loss.detach()
+        clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return self.dist.mean(total_loss), float(grad_norm)
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean loss over the fixed validation windows."""
+        self.model.eval()
+        losses = [self.loss_on(inputs, targets) * len(inputs) for inputs, targets in self.val_batches]
+        self.model.train()
+        return float(sum(losses)) / sum(len(inputs) for inputs, _ in self.val_batches)
+
+    def is_eval_step(self, step_done: int) -> bool:
+        return step_done % self.cfg.eval_interval == 0 or step_done == self.total_steps
+
+
+def select_device(cfg: ExperimentConfig, dist: DistContext) -> torch.device:
+    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    if use_cuda and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use device=auto or cpu")
+    if not use_cuda:
+        configure_cpu_threads()
+        return torch.device("cpu")
+    torch.cuda.set_device(dist.local_rank)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    return torch.device("cuda", dist.local_rank)
+
+
+def autocast_dtype(cfg: ExperimentConfig, device: torch.device):
+    """bf16 autocast on CUDA (dtype auto or bfloat16), fp32 on CPU unless bfloat16 is asked for."""
+    if cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+# ----------------------------------------------------------------------------- the loop
+def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = None,
+          stop_requested=lambda: False) -> dict:
+    """Train one experiment, resuming from its checkpoint if one exists; returns the run summary.
+
+    Writes the metrics CSV, config JSON and checkpoints as it goes and the ``.done`` marker last.
+    ``stop_requested()`` is polled after each step: when true, the run checkpoints and returns
+    a summary with status "interrupted" (no marker).
+    """
+    dist = dist or DistContext.from_env()
+    trainer = Trainer(cfg, dist)
+    start_step, elapsed_s = checkpointing.restore(paths.checkpoint, trainer.raw_model, trainer.optimizer,
+                                                  trainer.device)
+    counts = param_counts(cfg)
+    metrics = MetricsCsv(paths.csv) if dist.is_main else None
+    if dist.is_main:
+        atomic_write_json(paths.config_json, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
+        metrics.start(keep_through_step=start_step)
+    status, last = "interrupted", {}
+    saver = checkpointing.PeriodicSaver(paths.checkpoint, dist.is_main)
+    for step in range(start_step, trainer.total_steps):
+        started = time.perf_counter()
+        lr = get_lr(step, cfg, trainer.total_steps)
+        loss, grad_norm = trainer.train_step(step, lr)
+        val_loss = trainer.evaluate() if trainer.is_eval_step(step + 1) else None
+        step_s = time.perf_counter() - started
+        elapsed_s += step_s
+        last = log_row(metrics, cfg, dist, counts.total, step + 1, loss, val_loss, lr, grad_norm, step_s, elapsed_s)
+        if val_loss is not None and dist.is_main:
+            log.info("%s step %d/%d loss %.4f val_loss %.4f lr %.2e %.0f tok/s", cfg.label, step + 1,
+                     trainer.total_steps, loss, val_loss, lr, float(last["tokens_per_second"]))
+        if not math.isfinite(loss):
+            status = STATUS_DIVERGED
+            break
+        if step + 1 == trainer.total_steps:
+            status = STATUS_COMPLETE
+        elif stop_requested() or saver.due():
+            saver.save(trainer.raw_model, trainer.optimizer, step + 1, elapsed_s)
+            if stop_requested():
+                break
+    return finish(paths, metrics, dist, status, last)
+
+
+def log_row(metrics: MetricsCsv | None, cfg: ExperimentConfig, dist: DistContext, total_params: int,
+            step_done: int, loss: float, val_loss, lr: float, grad_norm: float, step_s: float,
+            elapsed_s: float) -> dict:
+    """Append this step's metrics (main process only) and return the row."""
+    tokens = tokens_processed(step_done, cfg.batch_size, cfg.gradient_accumulation_steps, dist.world_size,
+                              cfg.seq_length)
+    row = {"optimizer_step": step_done, "tokens_processed": tokens, "loss": f"{loss:.6f}",
+           "val_loss": None if val_loss is None else f"{val_loss:.6f}", "learning_rate": f"{lr:.6e}",
+           "grad_norm": f"{grad_norm:.6f}", "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
+           "tokens_per_second": f"{cfg.tokens_per_step * dist.world_size / step_s:.1f}",
+           "elapsed_s": f"{elapsed_s:.3f}"}
+    if metrics is not None:
+        metrics.append(row)
+    return row
+
+
+def finish(paths: RunPaths, metrics: MetricsCsv | None, dist: DistContext, status: str, last: dict) -> dict:
+    """Close the CSV; on a finished run write the .done marker last and drop the checkpoint."""
+    summary = {"status": status, "optimizer_steps": last.get("optimizer_step", 0),
+               "tokens_processed": last.get("tokens_processed", 0),
+               "final_loss": float(last["loss"]) if last else None,
+               "final_val_loss": float(last["val_loss"]) if last.get("val_loss") else None,
+               "elapsed_s": float(last["elapsed_s"]) if last else 0.0}
+    if metrics is not None:
+        metrics.close()
+    if dist.is_main and status in (STATUS_COMPLETE, STATUS_DIVERGED):
+        mark_done(paths, summary)
+        paths.checkpoint.unlink(missing_ok=True)
+    return summary

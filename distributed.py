@@ -1,0 +1,51 @@
+"""Distributed context: rank, world size and the few collective calls the training loop makes.
+
+Single-process runs get a context whose collectives are no-ops, so the loop has one code path.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int = 0  # global rank of this process
+    local_rank: int = 0  # rank on this node (picks the GPU)
+    world_size: int = 1  # processes training together
+
+    @classmethod
+    def from_env(cls) -> "DistContext":
+        """The context of an initialised process group, else single-process."""
+        if torch_dist.is_available() and torch_dist.is_initialized():
+            return cls(torch_dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0)), torch_dist.get_world_size())
+        return cls()
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        """DistributedDataParallel around the model when training on several processes."""
+        if self.world_size == 1:
+            return model
+        device_ids = [device.index] if device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+    def maybe_no_sync(self, model: torch.nn.Module, sync: bool):
+        """Skip the gradient all-reduce on all but the last micro-batch of an accumulation."""
+        if self.world_size == 1 or sync:
+            return nullcontext()
+        return model.no_sync()
+
+    def mean(self, value: torch.Tensor) -> float:
+        """Mean of a scalar tensor across ranks, as a float."""
+        if self.world_size > 1:
+            value = value.clone()
+            torch_dist.all_reduce(value, op=torch_dist.ReduceOp.SUM)
+            value /= self.world_size
+        return float(value)

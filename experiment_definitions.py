@@ -1,0 +1,64 @@
+"""Named studies, chosen by name on the command line: ``python experiments.py DEMO --all``.
+
+Add a study by decorating a function that returns a list of experiments built with
+``gen_experim`` and friends. Studies are built (and so validated) only when asked for.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from experiment_utils import create_multi_lr_experiments, gen_experim
+
+STUDIES: dict[str, Callable[[], list[dict]]] = {}
+
+
+def study(name: str):
+    """Register the decorated function as the study ``name``."""
+    def register(build: Callable[[], list[dict]]):
+        if name in STUDIES:
+            raise ValueError(f"study {name!r} is defined twice in experiment_definitions.py")
+        STUDIES[name] = build
+        return build
+    return register
+
+
+def get_study(name: str) -> list[dict]:
+    """The experiments of a registered study; KeyError lists the known names."""
+    if name not in STUDIES:
+        raise KeyError(f"unknown study {name!r}; known studies: {', '.join(sorted(STUDIES))}")
+    return STUDIES[name]()
+
+
+# Small enough for 2 CPU cores in a few minutes; big enough that loss falls with width.
+DEMO_SETTINGS = dict(seq_length=64, target_effective_batch_size=32, learning_rate=3e-3, eval_interval=50,
+                     eval_sequences=128, warmup_fraction=0.05, token_to_param_ratio=20.0)
+
+
+@study("DEMO")
+def demo() -> list[dict]:
+    return sum((gen_experim(d, label=f"d{d}", folder_name="DEMO", **DEMO_SETTINGS) for d in (16, 24, 32, 48, 64)),
+               [])
+
+
+# GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets.
+GPU_SETTINGS = dict(seq_length=512, target_effective_batch_size=64, learning_rate=1e-3, eval_interval=200,
+                    eval_sequences=256)
+
+
+@study("TRANSFORMER_SCALING")
+def transformer_scaling() -> list[dict]:
+    return sum((gen_experim(d, folder_name="TRANSFORMER_SCALING", **GPU_SETTINGS)
+                for d in (128, 192, 256, 384, 512, 768, 1024)), [])
+
+
+@study("TRANSFORMER_LR_SWEEP")
+def transformer_lr_sweep() -> list[dict]:
+    widths = sum((gen_experim(d, folder_name="TRANSFORMER", **GPU_SETTINGS) for d in (128, 256, 512)), [])
+    return create_multi_lr_experiments(widths, [5e-4, 1e-3, 2e-3, 4e-3])
+
+
+@study("ACTIVATION_EXPERIMENTS")
+def activation_experiments() -> list[dict]:
+    return [exp for d in (128, 256, 512) for act in ("gelu", "relu", "swiglu")
+            for exp in gen_experim(d, label=f"d{d}_{act}", folder_name="ACTIVATION_EXPERIMENTS",
+                                   activation=act, **GPU_SETTINGS)]

@@ -1,0 +1,33 @@
+"""A simple device-memory rule for choosing the micro-batch.
+
+Bytes = model state (fp32 weights, grads and two AdamW moments: 16 bytes per parameter)
+plus activations per sequence, using the per-layer estimate of Korthikanti et al. 2022
+(eq. 2, no recomputation: 34 s d + 5 a s^2 bytes per layer for 16-bit activations) and the
+fp32 logits with their gradient (2 x 4 s V bytes). Only a starting point: the accurate,
+measured estimator is its own piece of work.
+"""
+from __future__ import annotations
+
+USABLE_FRACTION = 0.8  # leave room for the allocator, CUDA context and fragmentation
+
+
+def model_state_bytes(total_params: int) -> int:
+    return 16 * total_params
+
+
+def activation_bytes_per_sequence(hidden_dim: int, num_layers: int, num_heads: int, seq_length: int,
+                                  vocab_size: int) -> int:
+    per_layer = 34 * seq_length * hidden_dim + 5 * num_heads * seq_length ** 2
+    logits = 2 * 4 * seq_length * vocab_size
+    return num_layers * per_layer + logits
+
+
+def choose_micro_batch(target_effective_batch_size: int, total_params: int, per_sequence_bytes: int,
+                       gpu_memory_gb: float) -> tuple[int, int]:
+    """(batch_size, gradient_accumulation_steps) with the largest micro-batch that fits and
+    batch_size x gradient_accumulation_steps == target_effective_batch_size exactly."""
+    budget = USABLE_FRACTION * gpu_memory_gb * 2**30 - model_state_bytes(total_params)
+    fitting = max(1, int(budget // per_sequence_bytes)) if budget > 0 else 1
+    divisors = [d for d in range(1, target_effective_batch_size + 1) if target_effective_batch_size % d == 0]
+    batch_size = max(d for d in divisors if d <= fitting) if fitting >= 1 else 1
+    return batch_size, target_effective_batch_size // batch_size
