@@ -62,3 +62,13 @@ def activation_experiments() -> list[dict]:
     return [exp for d in (128, 256, 512) for act in ("gelu", "relu", "swiglu")
             for exp in gen_experim(d, label=f"d{d}_{act}", folder_name="ACTIVATION_EXPERIMENTS",
                                    activation=act, **GPU_SETTINGS)]
+
+
+# Seconds per run on one CPU core: checks that an installation or a cluster works end to end.
+SMOKE_SETTINGS = dict(num_layers=1, seq_length=32, target_effective_batch_size=8, max_tokens_training=8 * 32 * 30,
+                      eval_interval=10, eval_sequences=16, learning_rate=3e-3)
+
+
+@study("SMOKE")
+def smoke() -> list[dict]:
+    return sum((gen_experim(d, folder_name="SMOKE", **SMOKE_SETTINGS) for d in (8, 12, 16, 20, 24, 32)), [])
