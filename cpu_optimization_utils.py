@@ -7,11 +7,14 @@ import psutil
 import torch
 
 
+THREADS_ENV = "SCALING_CPU_THREADS"
+
+
 def available_cpus() -> int:
-    """CPUs this task may use: SLURM's allocation, else the affinity mask, else physical cores."""
-    slurm = os.environ.get("SLURM_CPUS_PER_TASK")
-    if slurm:
-        return max(1, int(slurm))
+    """CPUs this task may use: $SCALING_CPU_THREADS, SLURM's allocation, the affinity mask, or physical cores."""
+    for name in (THREADS_ENV, "SLURM_CPUS_PER_TASK"):
+        if os.environ.get(name):
+            return max(1, int(os.environ[name]))
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

@@ -16,6 +16,9 @@ def data_cache(tmp_path_factory):
     """One byte-token cache for the whole session (the stdlib corpus is tokenised once)."""
     cache = tmp_path_factory.mktemp("data_cache")
     os.environ["SCALING_DATA_CACHE"] = str(cache)
+    # One intra-op thread per training process: tests run tiny models, and two spinning
+    # OpenMP pools on a 2-core machine are many times slower than one.
+    os.environ.setdefault("SCALING_CPU_THREADS", "1")
     return cache
 
 

@@ -1,0 +1,100 @@
+import csv
+import math
+
+import pytest
+
+from config import validate_experiment
+from core import get_lr, total_optimizer_steps, train
+from experiment_utils import gen_experim
+from model_size import param_counts
+from results_layout import CSV_COLUMNS, read_json, read_metrics_rows, run_paths
+
+TIMING_COLUMNS = ("tokens_per_second", "elapsed_s")
+
+
+def tiny_config(tiny_fields, **changes):
+    fields = {**tiny_fields, **changes}
+    return validate_experiment(gen_experim(fields.pop("hidden_dim"), folder_name="t", **fields)[0])
+
+
+def run(cfg, **kwargs):
+    paths = run_paths(cfg.folder_name, cfg.label)
+    return train(cfg, paths, **kwargs), paths
+
+
+def without_timing(rows):
+    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in rows]
+
+
+def test_lr_warms_up_linearly_then_decays_to_the_floor(tiny_fields):
+    cfg = tiny_config(tiny_fields, learning_rate=1.0, warmup_fraction=0.1, min_lr_ratio=0.1)
+    lrs = [get_lr(step, cfg, 100) for step in range(100)]
+    assert lrs[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[-1] == pytest.approx(0.1, abs=1e-3)
+    constant = tiny_config(tiny_fields, learning_rate=1.0, lr_schedule="constant", warmup_fraction=0.0)
+    assert {get_lr(step, constant, 50) for step in range(50)} == {1.0}
+
+
+def test_tiny_run_writes_the_results_contract_and_learns(tiny_fields):
+    cfg = tiny_config(tiny_fields)
+    summary, paths = run(cfg)
+    with open(paths.csv) as handle:
+        assert tuple(next(csv.reader(handle))) == CSV_COLUMNS
+    rows = read_metrics_rows(paths.csv)
+    steps = total_optimizer_steps(cfg, 1)
+    assert [int(r["optimizer_step"]) for r in rows] == list(range(1, steps + 1))
+    val = [float(r["val_loss"]) for r in rows if r["val_loss"]]
+    assert len(val) == math.ceil(steps / cfg.eval_interval)
+    assert val[-1] < val[0] - 0.5, f"validation loss did not fall: {val}"
+    total = param_counts(cfg).total
+    for row in rows:
+        tokens = int(row["optimizer_step"]) * cfg.batch_size * cfg.gradient_accumulation_steps * cfg.seq_length
+        assert int(row["tokens_processed"]) == tokens
+        assert float(row["theoretical_flops_chinchilla"]) == pytest.approx(6 * total * tokens, rel=1e-6)
+    meta = read_json(paths.config_json)
+    assert meta["config"] == cfg.to_dict() and meta["total_params"] == total
+    assert len(meta["dataset"]["sha256"]) == 64 and meta["world_size"] == 1
+    assert read_json(paths.done_marker) == summary and summary["status"] == "complete"
+    assert summary["tokens_processed"] >= cfg.max_tokens_training
+    assert not paths.checkpoint.exists()
+
+
+def test_micro_batch_split_does_not_change_training(tiny_fields):
+    """Gradient accumulation with correct loss scaling: 8x1, 4x2 and 2x4 train the same model."""
+    losses = []
+    for batch_size, accum in ((8, 1), (4, 2), (2, 4)):
+        cfg = tiny_config(tiny_fields, label=f"b{batch_size}", batch_size=batch_size,
+                          gradient_accumulation_steps=accum, max_tokens_training=8 * 32 * 12)
+        _, paths = run(cfg)
+        losses.append([float(r["loss"]) for r in read_metrics_rows(paths.csv)])
+    assert losses[1] == pytest.approx(losses[0], abs=2e-4)
+    assert losses[2] == pytest.approx(losses[0], abs=2e-4)
+
+
+def test_resume_matches_an_uninterrupted_run(tiny_fields):
+    cfg = tiny_config(tiny_fields, label="whole")
+    _, whole = run(cfg)
+    resumed_cfg = tiny_config(tiny_fields, label="resumed")
+    calls = {"n": 0}
+
+    def stop_after_seven_steps():
+        calls["n"] += 1
+        return calls["n"] >= 7
+
+    summary, paths = run(resumed_cfg, stop_requested=stop_after_seven_steps)
+    assert summary["status"] == "interrupted" and summary["optimizer_steps"] == 7
+    assert paths.checkpoint.exists() and not paths.done_marker.exists()
+    with open(paths.csv, "a") as handle:  # a row written after the checkpoint, e.g. by a killed run
+        handle.write("8,1,1,,1,1,1,1,1\n")
+    summary, paths = run(resumed_cfg)
+    assert summary["status"] == "complete"
+    assert without_timing(read_metrics_rows(paths.csv)) == without_timing(read_metrics_rows(whole.csv))
+
+
+def test_divergence_is_recorded_and_stops_the_run(tiny_fields):
+    cfg = tiny_config(tiny_fields, learning_rate=1e6, grad_clip=0.0, warmup_fraction=0.0)
+    summary, paths = run(cfg)
+    assert summary["status"] == "diverged"
+    assert summary["optimizer_steps"] < total_optimizer_steps(cfg, 1)
+    assert read_json(paths.done_marker)["status"] == "diverged"
