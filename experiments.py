@@ -32,7 +32,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     action.add_argument("--index", type=int, help="run experiment INDEX (default: $SLURM_ARRAY_TASK_ID)")
     action.add_argument("--all", action="store_true", help="run every experiment here, skipping complete ones")
     parser.add_argument("--rerun", action="store_true", help="run even if already complete (discarding it)")
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)  # overrides may follow options
 
 
 def load_study(name: str, overrides: list[str]) -> list[dict]:
