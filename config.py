@@ -38,7 +38,7 @@ class ExperimentConfig:
     num_layers: int = 2  # transformer blocks
     num_heads: int = 1  # attention heads; must divide hidden_dim
     ffn_dim: int = 256  # MLP inner width (4d for gelu/relu, ~8d/3 for swiglu)
-    activation: str = "gelu"  # MLP nonlinearity: gelu | relu | swiglu
+    activation: str = "gelu"  # MLP nonlinearity: gelu, relu or swiglu
     tie_embeddings: bool = True  # share input embedding and output projection weights
     vocab_size: int = 256  # token vocabulary; 256 for the built-in byte-level data
     seq_length: int = 128  # tokens per training sequence (context length)
@@ -47,7 +47,7 @@ class ExperimentConfig:
     mup_base_width: Optional[int] = None  # base width for muP scaling; only with use_mup
     # --- token budget ---
     token_to_param_ratio: float = 20.0  # D/N used to derive max_tokens_training (Chinchilla: 20)
-    max_tokens_training: int = 0  # training tokens; training stops at the first step reaching it
+    max_tokens_training: int = 0  # training tokens (gen_experim: token_to_param_ratio x N); the run stops at the first step reaching it
     # --- batch ---
     target_effective_batch_size: int = 32  # sequences per optimizer step, all ranks together
     batch_size: int = 32  # per-step micro-batch (sequences per forward pass on one device)
@@ -55,7 +55,7 @@ class ExperimentConfig:
     gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for
     # --- optimiser and schedule ---
     learning_rate: float = 1e-3  # peak AdamW learning rate
-    lr_schedule: str = "cosine"  # decay after warmup: cosine | linear | constant
+    lr_schedule: str = "cosine"  # decay after warmup: cosine, linear or constant
     warmup_fraction: float = 0.05  # fraction of optimizer steps with linear warmup from 0
     min_lr_ratio: float = 0.1  # floor of the decay, as a fraction of learning_rate
     weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms/biases)
@@ -70,11 +70,11 @@ class ExperimentConfig:
     dataset: str = "stdlib"  # "stdlib", a .txt file, a directory of .txt, or a dir with train.bin/val.bin
     val_fraction: float = 0.1  # share of the corpus held out for validation (ignored for .bin pairs)
     # --- execution ---
-    device: str = "auto"  # auto | cpu | cuda (auto picks cuda when available)
-    dtype: str = "auto"  # auto | float32 | bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
+    device: str = "auto"  # auto, cpu or cuda (auto picks cuda when available)
+    dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
     compile: bool = False  # torch.compile the model (CUDA only benefits)
     # --- seeds ---
-    data_seed: int = 0  # train/validation split and validation windows
+    data_seed: int = 0  # train/validation split (which corpus blocks are held out)
     model_seed: int = 0  # weight initialisation
     batch_seed: int = 0  # order of training batches
 
