@@ -9,6 +9,8 @@ import logging
 import math
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -233,13 +235,10 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     trainer = Trainer(cfg, dist)
     start_step, elapsed_s = checkpointing.restore(paths.checkpoint, trainer.raw_model, trainer.optimizer,
                                                   trainer.device)
-    counts = param_counts(cfg)
-    metrics = MetricsCsv(paths.csv) if dist.is_main else None
-    if dist.is_main:
-        atomic_write_json(paths.config_json, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
-        metrics.start(keep_through_step=start_step)
-    status, last = "interrupted", {}
+    total_params = param_counts(cfg).total
+    metrics = open_metrics(paths, cfg, trainer, start_step)
     saver = checkpointing.PeriodicSaver(paths.checkpoint, dist.is_main)
+    status, row = "interrupted", {}
     for step in range(start_step, trainer.total_steps):
         started = time.perf_counter()
         lr = get_lr(step, cfg, trainer.total_steps)
@@ -247,35 +246,62 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
         val_loss = trainer.evaluate() if trainer.is_eval_step(step + 1) else None
         step_s = time.perf_counter() - started
         elapsed_s += step_s
-        last = log_row(metrics, cfg, dist, counts.total, step + 1, loss, val_loss, lr, grad_norm, step_s, elapsed_s)
-        if val_loss is not None and dist.is_main:
-            log.info("%s step %d/%d loss %.4f val_loss %.4f lr %.2e %.0f tok/s", cfg.label, step + 1,
-                     trainer.total_steps, loss, val_loss, lr, float(last["tokens_per_second"]))
+        row = log_row(metrics, cfg, dist.world_size, total_params,
+                      StepRecord(step + 1, loss, val_loss, lr, grad_norm, step_s, elapsed_s))
         if not math.isfinite(loss):
             status = STATUS_DIVERGED
             break
         if step + 1 == trainer.total_steps:
             status = STATUS_COMPLETE
-        elif stop_requested() or saver.due():
+            break
+        stopping = dist.any(stop_requested())  # every rank must agree, or the others would hang
+        if stopping or saver.due():
             saver.save(trainer.raw_model, trainer.optimizer, step + 1, elapsed_s)
-            if stop_requested():
-                break
-    return finish(paths, metrics, dist, status, last)
+        if stopping:
+            break
+    return finish(paths, metrics, dist, status, row)
 
 
-def log_row(metrics: MetricsCsv | None, cfg: ExperimentConfig, dist: DistContext, total_params: int,
-            step_done: int, loss: float, val_loss, lr: float, grad_norm: float, step_s: float,
-            elapsed_s: float) -> dict:
-    """Append this step's metrics (main process only) and return the row."""
-    tokens = tokens_processed(step_done, cfg.batch_size, cfg.gradient_accumulation_steps, dist.world_size,
+@dataclass(frozen=True)
+class StepRecord:
+    """What one optimizer step measured."""
+
+    step_done: int  # optimizer steps completed, this one included
+    loss: float
+    val_loss: Optional[float]  # None when this step had no validation pass
+    lr: float
+    grad_norm: float
+    step_s: float  # wall seconds of this step
+    elapsed_s: float  # wall seconds of training so far, across resumes
+
+
+def open_metrics(paths: RunPaths, cfg: ExperimentConfig, trainer: Trainer, start_step: int) -> Optional[MetricsCsv]:
+    """Main process: write the run's config JSON and open its CSV, cut back to ``start_step``."""
+    if not trainer.dist.is_main:
+        return None
+    atomic_write_json(paths.config_json, run_metadata(cfg, param_counts(cfg), trainer.data, trainer.dist,
+                                                      trainer.device))
+    metrics = MetricsCsv(paths.csv)
+    metrics.start(keep_through_step=start_step)
+    return metrics
+
+
+def log_row(metrics: Optional[MetricsCsv], cfg: ExperimentConfig, world_size: int, total_params: int,
+            record: StepRecord) -> dict:
+    """Append this step's CSV row (main process only), log eval steps, and return the row."""
+    tokens = tokens_processed(record.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, world_size,
                               cfg.seq_length)
-    row = {"optimizer_step": step_done, "tokens_processed": tokens, "loss": f"{loss:.6f}",
-           "val_loss": None if val_loss is None else f"{val_loss:.6f}", "learning_rate": f"{lr:.6e}",
-           "grad_norm": f"{grad_norm:.6f}", "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
-           "tokens_per_second": f"{cfg.tokens_per_step * dist.world_size / step_s:.1f}",
-           "elapsed_s": f"{elapsed_s:.3f}"}
+    tokens_per_second = cfg.tokens_per_step * world_size / record.step_s
+    row = {"optimizer_step": record.step_done, "tokens_processed": tokens, "loss": f"{record.loss:.6f}",
+           "val_loss": None if record.val_loss is None else f"{record.val_loss:.6f}",
+           "learning_rate": f"{record.lr:.6e}", "grad_norm": f"{record.grad_norm:.6f}",
+           "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
+           "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{record.elapsed_s:.3f}"}
     if metrics is not None:
         metrics.append(row)
+        if record.val_loss is not None:
+            log.info("%s step %d loss %.4f val_loss %.4f lr %.2e %.0f tok/s", cfg.label, record.step_done,
+                     record.loss, record.val_loss, record.lr, tokens_per_second)
     return row
 
 

@@ -42,6 +42,15 @@ class DistContext:
             return nullcontext()
         return model.no_sync()
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank."""
+        if self.world_size == 1:
+            return flag
+        on_gpu = torch_dist.get_backend() == "nccl"  # NCCL reduces CUDA tensors only
+        tensor = torch.tensor(float(flag), device=torch.device("cuda") if on_gpu else None)
+        torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MAX)
+        return bool(tensor.item())
+
     def mean(self, value: torch.Tensor) -> float:
         """Mean of a scalar tensor across ranks, as a float."""
         if self.world_size > 1:
