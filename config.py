@@ -49,7 +49,7 @@ class ExperimentConfig:
     token_to_param_ratio: float = 20.0  # D/N used to derive max_tokens_training (Chinchilla: 20)
     max_tokens_training: int = 0  # training tokens (gen_experim: token_to_param_ratio x N); the run stops at the first step reaching it
     # --- batch ---
-    target_effective_batch_size: int = 32  # sequences per optimizer step, all ranks together
+    target_effective_batch_size: int = 32  # sequences per optimizer step per process (x world_size under DDP)
     batch_size: int = 32  # per-step micro-batch (sequences per forward pass on one device)
     gradient_accumulation_steps: int = 1  # micro-batches per optimizer step
     gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for

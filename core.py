@@ -177,7 +177,7 @@ class Trainer:
         for micro_step in range(cfg.gradient_accumulation_steps):
             inputs, targets = data_module.train_batch(self.data, cfg.batch_size, cfg.gradient_accumulation_steps,
                                                       cfg.seq_length, cfg.batch_seed, step, micro_step,
-                                                      self.dist.rank)
+                                                      self.dist.rank, self.dist.world_size)
             is_last = micro_step == cfg.gradient_accumulation_steps - 1
             with self.dist.maybe_no_sync(self.model, sync=is_last):
                 # Dividing by the accumulation count makes the summed gradient the mean over micro-batches.

@@ -1,7 +1,7 @@
 """Token data: built-in byte-level corpus, text files, or nanoGPT-style train.bin/val.bin.
 
 Text sources are byte-tokenised (vocabulary 256) and cached once as a token file with a
-sha256 fingerprint. Batches are a pure function of (batch_seed, step, rank), so a
+sha256 fingerprint. Batches are a pure function of (batch_seed, step), so a
 resumed run sees exactly the batches an uninterrupted one would, with no sampler state to save.
 """
 from __future__ import annotations
@@ -135,15 +135,18 @@ def _windows(tokens: np.ndarray, starts: np.ndarray, seq_length: int) -> tuple[t
 
 
 def train_batch(data: TokenData, batch_size: int, gradient_accumulation_steps: int, seq_length: int,
-                batch_seed: int, step: int, micro_step: int, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+                batch_seed: int, step: int, micro_step: int, rank: int = 0,
+                world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs and next-token targets for one micro-batch; deterministic in its arguments.
 
-    The windows of a whole optimizer step are drawn together and sliced per micro-batch, so
-    the data a step sees does not depend on how it is split into micro-batches.
+    The windows of a whole optimizer step (all ranks, all micro-batches) are drawn together and
+    sliced, so what a step trains on does not depend on how it is split across micro-batches or ranks.
     """
-    rng = np.random.default_rng([batch_seed, step, rank])
-    starts = rng.integers(0, len(data.train) - seq_length - 1, size=batch_size * gradient_accumulation_steps)
-    return _windows(data.train, starts[micro_step * batch_size:(micro_step + 1) * batch_size], seq_length)
+    per_rank = batch_size * gradient_accumulation_steps
+    rng = np.random.default_rng([batch_seed, step])
+    starts = rng.integers(0, len(data.train) - seq_length - 1, size=per_rank * world_size)
+    first = rank * per_rank + micro_step * batch_size
+    return _windows(data.train, starts[first:first + batch_size], seq_length)
 
 
 def validation_batches(data: TokenData, num_sequences: int, batch_size: int,

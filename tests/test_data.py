@@ -64,7 +64,7 @@ def test_batches_are_pure_functions_of_seed_step_and_rank():
     tokens = load_token_data("stdlib", 0.1, 0)
     x1, y1 = train_batch(tokens, 4, 2, 16, batch_seed=0, step=3, micro_step=1, rank=0)
     x2, y2 = train_batch(tokens, 4, 2, 16, batch_seed=0, step=3, micro_step=1, rank=0)
-    x3, _ = train_batch(tokens, 4, 2, 16, batch_seed=0, step=3, micro_step=1, rank=1)
+    x3, _ = train_batch(tokens, 4, 2, 16, batch_seed=0, step=3, micro_step=1, rank=1, world_size=2)
     x4, _ = train_batch(tokens, 4, 2, 16, batch_seed=1, step=3, micro_step=1, rank=0)
     whole, _ = train_batch(tokens, 8, 1, 16, batch_seed=0, step=3, micro_step=0, rank=0)
     assert x1.shape == (4, 16) and x1.dtype.is_floating_point is False
@@ -72,6 +72,8 @@ def test_batches_are_pure_functions_of_seed_step_and_rank():
     assert (x1[:, 1:] == y1[:, :-1]).all()  # targets are inputs shifted by one
     assert not (x1 == x3).all() and not (x1 == x4).all()
     assert (whole[4:] == x1).all()  # a step's windows do not depend on the micro-batch split
+    both_ranks, _ = train_batch(tokens, 16, 1, 16, batch_seed=0, step=3, micro_step=0)
+    assert (both_ranks[12:] == x3).all()  # ... nor on the number of ranks
 
 
 def test_validation_windows_are_fixed_and_cover_the_requested_count():
