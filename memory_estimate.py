@@ -27,7 +27,7 @@ def choose_micro_batch(target_effective_batch_size: int, total_params: int, per_
     """(batch_size, gradient_accumulation_steps) with the largest micro-batch that fits and
     batch_size x gradient_accumulation_steps == target_effective_batch_size exactly."""
     budget = USABLE_FRACTION * gpu_memory_gb * 2**30 - model_state_bytes(total_params)
-    fitting = max(1, int(budget // per_sequence_bytes)) if budget > 0 else 1
-    divisors = [d for d in range(1, target_effective_batch_size + 1) if target_effective_batch_size % d == 0]
-    batch_size = max(d for d in divisors if d <= fitting) if fitting >= 1 else 1
+    fitting = max(1, int(budget // per_sequence_bytes))  # one sequence at least, even if nothing fits
+    batch_size = max(d for d in range(1, min(fitting, target_effective_batch_size) + 1)
+                     if target_effective_batch_size % d == 0)
     return batch_size, target_effective_batch_size // batch_size
