@@ -87,8 +87,9 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
 def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """A copy of a resolved experiment with some fields changed, re-deriving what depends on them.
 
-    Fields the experiment had derived (depth, heads, token budget, micro-batch) are recomputed
-    unless ``changes`` sets them; everything else keeps its resolved value.
+    Fields that depend on a changed one are re-derived unless ``changes`` sets them too: depth,
+    heads and ffn_dim when the width changes; token budget and micro-batch when anything that
+    changes the model size or batch memory changes. Everything else keeps its resolved value.
     """
     check_known_keys(changes)
     base = {k: v for k, v in experiment.items() if k not in ("hidden_dim", "label", "folder_name")}
