@@ -1,0 +1,80 @@
+"""The CLI's printed table and fit.json, from an Analysis."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import Analysis
+
+REPORT_BUDGETS = (1e18, 1e20, 1e22, 1e24)  # FLOP budgets for the compute-optimal table
+
+
+def _interval(pair) -> str:
+    """'[lo, hi]' or '' when there is no bootstrap."""
+    return "" if pair is None or not np.all(np.isfinite(pair)) else f"[{pair[0]:.4g}, {pair[1]:.4g}]"
+
+
+def chinchilla_lines(fit, budgets=REPORT_BUDGETS) -> list[str]:
+    """Parameters with intervals, allocation exponents, and N_opt/D_opt for a few budgets."""
+    ci = fit.intervals
+    level = f"{100 * fit.confidence:.0f}% bootstrap, {len(fit.draws)} resamples"
+    lines = [f"Approach 3 ({fit.n_runs} runs): {fit.estimator}", f"  {'param':<8}{'estimate':>12}  interval ({level})"]
+    for name in ("E", "A", "B", "alpha", "beta", "a", "b"):
+        lines.append(f"  {name:<8}{getattr(fit, name):>12.4g}  {_interval(ci[name])}")
+    lines.append(f"  {'C (FLOPs)':<12}{'N_opt':>12}{'':>26}{'D_opt':>12}")
+    for C in budgets:
+        lines.append(f"  {C:<12.0e}{fit.N_opt(C):>12.4g} {_interval(fit.N_opt_interval(C)):<25}"
+                     f"{fit.D_opt(C):>12.4g} {_interval(fit.D_opt_interval(C))}")
+    return lines
+
+
+def other_fit_lines(analysis: Analysis) -> list[str]:
+    """One or a few lines per fit besides Approach 3, and one per skipped fit."""
+    fits, lines = analysis.fits, []
+    if "extrapolation" in fits:
+        x = fits["extrapolation"]
+        lines.append(f"Extrapolation (largest N={x['held_out_N']:.4g} held out, {x['n_train']} runs refit): "
+                     f"mean |rel. error| {x['mean_abs_relative_error']:.2%}, max {x['max_abs_relative_error']:.2%}")
+    if "isoflop" in fits:
+        f = fits["isoflop"]
+        lines.append(f"Approach 2 ({len(f.budgets)} budgets): N_opt ~ C^{f.a:.3f}, D_opt ~ C^{f.b:.3f}")
+    if "envelope" in fits:
+        lines.append(f"Approach 1 (envelope of training curves): N_opt ~ C^{fits['envelope'].a:.3f}")
+    for key in ("kaplan_N", "kaplan_D", "kaplan_C"):
+        if key in fits:
+            k = fits[key]
+            lines.append(f"Kaplan L({k.variable}) = {k.E:.4g} + ({k.x_c:.4g}/{k.variable})^{k.alpha:.4g}"
+                         f"  (rms log residual {k.rms_log_residual:.2g}, {k.n_points} points)")
+    if "learning_rates" in fits:
+        lines.append(f"Best learning rate per width ({fits['learning_rates'].attrs.get('estimator', '')}):")
+        lines += ["  " + line for line in fits["learning_rates"].to_string(index=False).splitlines()]
+    lines += [f"SKIPPED {name}: {why}" for name, why in analysis.skipped.items()]
+    return lines
+
+
+def report_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: int) -> list[str]:
+    """The whole printed report."""
+    lines = [f"Fitting {n_used} runs on {analysis.loss_column} (final = mean of the last 3 logged values)"]
+    lines += [f"WARNING: excluded {run}: {why}" for run, why in excluded]
+    if "chinchilla" in analysis.fits:
+        lines += chinchilla_lines(analysis.fits["chinchilla"])
+    lines += [f"NOTE: {note}" for note in analysis.notes]
+    return lines + other_fit_lines(analysis)
+
+
+def _jsonable(value):
+    """Fit objects via to_dict, frames as records, everything else as is."""
+    if hasattr(value, "to_dict") and not isinstance(value, dict):
+        return value.to_dict(orient="records") if hasattr(value, "columns") else value.to_dict()
+    return value
+
+
+def write_fit_json(path: Path, analysis: Analysis, excluded: list[tuple[str, str]], runs_used: list[str]) -> None:
+    """fit.json: every fit's summary, the skipped fits and excluded runs with reasons."""
+    payload = {"loss_column": analysis.loss_column, "runs_used": runs_used,
+               "excluded_runs": [{"run": run, "reason": why} for run, why in excluded],
+               "fits": {name: _jsonable(fit) for name, fit in analysis.fits.items()},
+               "skipped_fits": analysis.skipped, "notes": analysis.notes}
+    Path(path).write_text(json.dumps(payload, indent=2, default=float) + "\n")
