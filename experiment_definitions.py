@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from experiment_utils import create_multi_lr_experiments, gen_experim
+from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
 
 STUDIES: dict[str, Callable[[], list[dict]]] = {}
 
@@ -34,10 +34,16 @@ DEMO_SETTINGS = dict(seq_length=64, target_effective_batch_size=32, learning_rat
                      eval_sequences=128, warmup_fraction=0.05, token_to_param_ratio=20.0)
 
 
+DEMO_FLOP_BUDGETS = (1e11, 2e11)  # the optimal N here is about 10k-15k parameters: widths 8-32 bracket it
+
+
 @study("DEMO")
 def demo() -> list[dict]:
-    return sum((gen_experim(d, label=f"d{d}", folder_name="DEMO", **DEMO_SETTINGS) for d in (16, 24, 32, 48, 64)),
-               [])
+    """A Chinchilla-optimal ladder (loss falls with size) plus IsoFLOP profiles, so that N and D
+    vary independently and every fit (Approaches 1-3, Kaplan) has data it can use."""
+    ladder = sum((gen_experim(d, folder_name="DEMO", **DEMO_SETTINGS) for d in (16, 24, 32, 48)), [])
+    isoflop_widths = sum((gen_experim(d, folder_name="DEMO", **DEMO_SETTINGS) for d in (8, 12, 16, 24, 32)), [])
+    return ladder + create_isoflop_experiments(isoflop_widths, DEMO_FLOP_BUDGETS)
 
 
 # GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets.

@@ -122,6 +122,22 @@ def create_multi_lr_experiments(experiments: Iterable[dict[str, Any]],
             for exp in experiments for lr in learning_rates]
 
 
+def create_isoflop_experiments(experiments: Iterable[dict[str, Any]],
+                               flop_budgets: Iterable[float]) -> list[dict[str, Any]]:
+    """Each experiment at each compute budget C (Approach 2 design): max_tokens_training = C / (6 N),
+    label '<label>_C<C>' (e.g. d32_C1e+11), same folder."""
+    runs = []
+    for exp in experiments:
+        total_params = param_counts(validate_experiment(exp)).total
+        for budget in flop_budgets:
+            tokens = round(float(budget) / (6 * total_params))
+            if tokens < 1:
+                raise ConfigError(f"flop budget {budget:g} is too small for {exp['label']} "
+                                  f"({total_params} parameters): it buys less than one token")
+            runs.append(with_overrides(exp, max_tokens_training=tokens, label=f"{exp['label']}_C{budget:.0e}"))
+    return runs
+
+
 def create_multi_seed_experiments(experiments: Iterable[dict[str, Any]], seeds: Iterable[int],
                                   which: tuple[str, ...] = ("model_seed", "batch_seed")) -> list[dict[str, Any]]:
     """Each experiment at each seed (setting every field in ``which``): label '<label>_s<seed>'."""

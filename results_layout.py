@@ -5,6 +5,8 @@
     results/<folder_name>/<label>.done          completion marker, written last (JSON summary)
     results/<folder_name>/<label>.log           the run's stdout/stderr
     results/<folder_name>/<label>.ckpt.pt       latest checkpoint (removed once complete)
+    results/<folder_name>/<label>.failed        the last attempt raised: error and traceback (JSON)
+    results/<folder_name>/<label>.heartbeat     touched every few seconds while an attempt runs
 
 A run is complete only when its ``.done`` marker exists; nothing else implies completion.
 """
@@ -68,6 +70,14 @@ class RunPaths:
     @property
     def checkpoint(self) -> Path:
         return self.folder / f"{self.label}.ckpt.pt"
+
+    @property
+    def failed_marker(self) -> Path:
+        return self.folder / f"{self.label}.failed"
+
+    @property
+    def heartbeat(self) -> Path:
+        return self.folder / f"{self.label}.heartbeat"
 
 
 def run_paths(folder_name: str, label: str, root: Optional[Path] = None) -> RunPaths:
@@ -163,7 +173,7 @@ def is_complete(paths: RunPaths) -> bool:
 
 def clear_run(paths: RunPaths) -> None:
     """Remove a run's outputs (for --rerun)."""
-    for path in (paths.csv, paths.config_json, paths.done_marker, paths.checkpoint):
+    for path in (paths.csv, paths.config_json, paths.done_marker, paths.checkpoint, paths.failed_marker):
         path.unlink(missing_ok=True)
 
 

@@ -1,46 +1,152 @@
-"""Run experiments of a study here: one (an array task) or all of them, skipping complete runs."""
+"""Run experiments of a study here: one (an array task) or all of them, skipping complete runs.
+
+Every attempt appends its output to results/<folder>/<label>.log, keeps a heartbeat, and trains
+with signals turned into a stop flag (see preemption.py). If training raises, the attempt writes
+<label>.failed (error and traceback) and fails with exit code 1. On SIGUSR1 (Slurm's time-limit
+warning) the run checkpoints, requeues its Slurm task and exits 0; the next attempt resumes.
+"""
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 import sys
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Optional
 
 from config import validate_experiment
 from core import train
-from results_layout import clear_run, is_complete, run_paths
+from preemption import REQUEUE_SIGNAL, RequeueError, StopSignals, requeue_self
+from results_layout import RunPaths, atomic_write_json, clear_run, done_summary, is_complete, run_paths
+from run_log import Heartbeat, live_attempt_elsewhere, slurm_job_name, tee_to_log
 
 log = logging.getLogger("scaling")
 
+SKIPPED, INTERRUPTED, REQUEUED, FAILED, BUSY = "skipped", "interrupted", "requeued", "failed", "busy"
+BUSY_EXIT_CODE = 3  # another live attempt holds this run: this one did nothing
+STOP_SIGNALS = (REQUEUE_SIGNAL, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt at one experiment ended."""
+
+    status: str  # complete | diverged | skipped | interrupted | requeued | failed | busy
+    summary: Optional[dict] = None  # train()'s summary (None if skipped before training or failed)
+    signal: Optional[int] = None  # the signal that interrupted training
+    error: Optional[str] = None  # "ErrorType: message" of a failure
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing is left to do here; 1 on failure; 128 + signal when stopped and not requeued."""
+        if self.status == FAILED:
+            return 1
+        if self.status == BUSY:
+            return BUSY_EXIT_CODE
+        if self.status == INTERRUPTED:
+            return 128 + (self.signal or 0)
+        return 0
+
+
+class _CurrentStdout:
+    """Log to whatever sys.stdout is at the moment, so output follows tee_to_log in and out."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
 
 def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(message)s",
+    logging.basicConfig(level=logging.INFO, stream=_CurrentStdout(), format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S", force=True)
 
 
-def run_one(experiment: dict, rerun: bool = False) -> int:
-    """Train one experiment unless it is already complete; exit code 0 on success."""
+def record_failure(paths: RunPaths, error: BaseException) -> str:
+    """Write the .failed marker (read by run_status); returns 'ErrorType: message'."""
+    message = f"{type(error).__name__}: {error}"
+    atomic_write_json(paths.failed_marker, {
+        "error": message, "traceback": traceback.format_exc(), "host": socket.gethostname(),
+        "slurm_job": slurm_job_name(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return message
+
+
+def _train_logged(cfg, paths: RunPaths, stop: StopSignals) -> Outcome:
+    """Train with failures recorded; called inside the attempt's log and heartbeat."""
+    paths.failed_marker.unlink(missing_ok=True)
+    log.info("run %s/%s -> %s", cfg.folder_name, cfg.label, paths.csv)
+    try:
+        summary = train(cfg, paths, stop_requested=stop)
+    except Exception as error:  # noqa: BLE001 - any training error fails this run, not the caller
+        message = record_failure(paths, error)
+        log.exception("%s/%s FAILED: %s (log: %s)", cfg.folder_name, cfg.label, message, paths.log)
+        return Outcome(FAILED, error=message)
+    if summary["status"] == INTERRUPTED:
+        name = signal.Signals(stop.received).name
+        log.info("%s/%s stopped by %s after %s steps; checkpoint %s", cfg.folder_name, cfg.label, name,
+                 summary["optimizer_steps"], paths.checkpoint)
+        return Outcome(INTERRUPTED, summary, signal=stop.received)
+    log.info("%s/%s %s after %s steps: loss %s, val_loss %s, %.1f s", cfg.folder_name, cfg.label,
+             summary["status"], summary["optimizer_steps"], summary["final_loss"], summary["final_val_loss"],
+             summary["elapsed_s"])
+    return Outcome(summary["status"], summary)
+
+
+def attempt(experiment: dict, rerun: bool = False, stop_signals: Iterable[int] = STOP_SIGNALS,
+            after_interrupt: Optional[Callable[[Outcome], Outcome]] = None) -> Outcome:
+    """One attempt at one experiment: skip if complete or held by another live attempt, else
+    train (resuming from a checkpoint).
+
+    ``after_interrupt`` runs inside the attempt's log when a signal stopped training, e.g. to
+    requeue the task; it returns the outcome to report.
+    """
     setup_logging()
     cfg = validate_experiment(experiment)
     paths = run_paths(cfg.folder_name, cfg.label)
     if is_complete(paths) and not rerun:
         log.info("skip %s/%s: already complete (--rerun to train it again)", cfg.folder_name, cfg.label)
-        return 0
+        return Outcome(SKIPPED, done_summary(paths))
+    other = live_attempt_elsewhere(paths.heartbeat)
+    if other is not None:  # two writers would interleave one CSV
+        log.error("not running %s/%s: another attempt is alive (%s); wait for it, or delete %s if it is gone",
+                  cfg.folder_name, cfg.label, other, paths.heartbeat)
+        return Outcome(BUSY)
     if rerun:
         clear_run(paths)
-    log.info("run %s/%s -> %s", cfg.folder_name, cfg.label, paths.csv)
-    summary = train(cfg, paths)
-    log.info("%s/%s %s after %s steps: loss %s, val_loss %s, %.1f s", cfg.folder_name, cfg.label,
-             summary["status"], summary["optimizer_steps"], summary["final_loss"], summary["final_val_loss"],
-             summary["elapsed_s"])
-    return 0 if summary["status"] in ("complete", "diverged") else 1
+    with tee_to_log(paths.log), Heartbeat(paths.heartbeat), StopSignals(stop_signals) as stop:
+        outcome = _train_logged(cfg, paths, stop)
+        if outcome.status == INTERRUPTED and after_interrupt is not None:
+            outcome = after_interrupt(outcome)
+    return outcome
+
+
+def requeue_on_time_limit(outcome: Outcome) -> Outcome:
+    """After SIGUSR1 (the time-limit warning), requeue this Slurm task; other signals just stop."""
+    if outcome.signal != REQUEUE_SIGNAL:
+        return outcome
+    try:
+        job = requeue_self()
+    except RequeueError as error:
+        log.error("could not requeue: %s; rerun the task to resume from the checkpoint", error)
+        return outcome
+    log.info("requeued Slurm task %s: it resumes from step %s", job, outcome.summary["optimizer_steps"])
+    return Outcome(REQUEUED, outcome.summary, outcome.signal)
+
+
+def run_one(experiment: dict, rerun: bool = False) -> int:
+    """Train one experiment unless it is already complete; the process exit code."""
+    return attempt(experiment, rerun=rerun, after_interrupt=requeue_on_time_limit).exit_code
 
 
 def run_all(experiments: list[dict], rerun: bool = False) -> int:
-    """Run every experiment in order; returns non-zero if any failed (after trying all)."""
+    """Run every experiment in order; non-zero if any failed (after trying all), or at a stop signal."""
     failures = 0
     for experiment in experiments:
-        try:
-            failures += run_one(experiment, rerun=rerun) != 0
-        except Exception:
-            log.exception("%s/%s failed", experiment.get("folder_name"), experiment.get("label"))
-            failures += 1
+        outcome = attempt(experiment, rerun=rerun)
+        if outcome.status == INTERRUPTED:
+            return outcome.exit_code
+        failures += outcome.status == FAILED
     return 1 if failures else 0

@@ -1,11 +1,12 @@
-"""Text tables for ``experiments.py --list``: studies, and the experiments of one study."""
+"""Text tables for ``experiments.py --list`` and ``--status``: studies, and the runs of one study."""
 from __future__ import annotations
 
 from typing import Callable
 
 from config import validate_experiment
 from model_size import chinchilla_flops, param_counts
-from run_status import run_status
+from results_layout import run_paths
+from run_status import STATUSES, run_state, run_status
 
 
 def format_study_list(studies: dict[str, Callable[[], list[dict]]]) -> str:
@@ -37,3 +38,35 @@ def _si(value: float) -> str:
         if value >= scale:
             return f"{value / scale:.3g}{unit}"
     return f"{value:.3g}"
+
+
+def _age(seconds) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= scale:
+            return f"{seconds / scale:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _number(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_status_table(experiments: list[dict], now: float | None = None) -> str:
+    """One line per run: status, last step, share of the token budget, losses, age of the last write."""
+    header = (f"{'index':>5}  {'label':<24} {'status':<12} {'step':>7} {'tokens':>7} {'loss':>8} "
+              f"{'val_loss':>8} {'last write':>10}")
+    lines, counts, errors = [header], {}, []
+    for index, exp in enumerate(experiments):
+        cfg = validate_experiment(exp)
+        state = run_state(run_paths(cfg.folder_name, cfg.label), now)
+        counts[state.status] = counts.get(state.status, 0) + 1
+        share = None if state.tokens_processed is None else state.tokens_processed / cfg.max_tokens_training
+        lines.append(f"{index:>5}  {cfg.label:<24} {state.status:<12} {_number(state.last_step, 'd'):>7} "
+                     f"{_number(share, '.0%'):>7} {_number(state.loss, '.4f'):>8} "
+                     f"{_number(state.val_loss, '.4f'):>8} {_age(state.age_s):>10}")
+        if state.error:
+            errors.append(f"  {cfg.label}: {state.error} (see {run_paths(cfg.folder_name, cfg.label).log})")
+    lines.append(", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts))
+    return "\n".join(lines + (["failed:"] + errors if errors else []))

@@ -23,8 +23,8 @@ def test_list_studies_and_one_study():
     assert table.returncode == 0
     lines = table.stdout.strip().splitlines()
     assert lines[0].split()[:3] == ["index", "label", "params"]
-    assert len(lines) == 1 + 5 and all("not started" in line for line in lines[1:])
-    assert "16 x 2" in lines[1] or "32 x 1" in lines[1]
+    assert len(lines) == 1 + 14 and all("not started" in line for line in lines[1:])
+    assert lines[1].split()[1] == "d16" and "32 x 1" in lines[1]
 
 
 def test_errors_are_clear_and_exit_non_zero():
