@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -15,7 +16,10 @@ from .learning_rate import sweep_keys  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
-    """Write and close a figure."""
+    """Write and close a figure (log axes keep only their decade labels: minor labels overlap)."""
+    for ax in fig.axes:
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -32,7 +36,9 @@ def plot_loss_vs_compute(runs: pd.DataFrame, analysis: Analysis, path: Path) -> 
     """Final loss against FLOPs, the observed frontier, and the Approach 3 compute-optimal curve."""
     loss_column = analysis.loss_column
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(runs["flops"], runs[loss_column], c=np.log10(runs["total_params"].astype(float)), cmap="viridis")
+    points = ax.scatter(runs["flops"], runs[loss_column], c=np.log10(runs["total_params"].astype(float)),
+                        cmap="viridis")
+    fig.colorbar(points, ax=ax, label="log10 parameters N")
     frontier = compute_frontier(runs, loss_column)
     ax.plot(frontier["flops"], frontier[loss_column], "k--", lw=1, label="observed frontier")
     if "chinchilla" in analysis.fits:

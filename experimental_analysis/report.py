@@ -77,4 +77,15 @@ def write_fit_json(path: Path, analysis: Analysis, excluded: list[tuple[str, str
                "excluded_runs": [{"run": run, "reason": why} for run, why in excluded],
                "fits": {name: _jsonable(fit) for name, fit in analysis.fits.items()},
                "skipped_fits": analysis.skipped, "notes": analysis.notes}
-    Path(path).write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    Path(path).write_text(json.dumps(_finite_or_null(payload), indent=2, default=float, allow_nan=False) + "\n")
+
+
+def _finite_or_null(value):
+    """NaN and infinities become None, so fit.json is strict JSON any reader accepts."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value

@@ -56,6 +56,12 @@ def test_cli_small_demo_still_fits_and_explains_skips(tmp_path, capsys):
     assert (out / "fit.json").exists() and (out / "loss_vs_compute.png").exists()
     assert (out / "training_curves.png").exists()
 
+    def reject(constant):
+        raise AssertionError(f"fit.json holds {constant}, which strict JSON readers refuse")
+    json.loads((out / "fit.json").read_text(), parse_constant=reject)
+    assert main([str(study), "--out", str(out), "--n-bootstrap", "0"]) == 0  # no intervals: null, not NaN
+    json.loads((out / "fit.json").read_text(), parse_constant=reject)
+
 
 def test_cli_without_results_exits_nonzero(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
