@@ -40,3 +40,12 @@ TINY = dict(hidden_dim=16, num_layers=1, num_heads=2, seq_length=32, target_effe
 def tiny_fields():
     """Fields of a tiny experiment, as gen_experim overrides (hidden_dim included)."""
     return dict(TINY)
+
+
+TIMING_COLUMNS = ("tokens_per_second", "elapsed_s")  # wall-clock columns: differ between any two runs
+
+
+def rows_without_timing(csv_path) -> list[dict]:
+    """A metrics CSV's rows minus the timing columns: what must match between equivalent runs."""
+    from results_layout import read_metrics_rows
+    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in read_metrics_rows(csv_path)]

@@ -2,15 +2,13 @@ import csv
 import math
 
 import pytest
+from conftest import rows_without_timing
 
 from config import validate_experiment
 from core import get_lr, total_optimizer_steps, train
 from experiment_utils import gen_experim
 from model_size import param_counts
 from results_layout import CSV_COLUMNS, read_json, read_metrics_rows, run_paths
-
-TIMING_COLUMNS = ("tokens_per_second", "elapsed_s")
-
 
 def tiny_config(tiny_fields, **changes):
     fields = {**tiny_fields, **changes}
@@ -20,10 +18,6 @@ def tiny_config(tiny_fields, **changes):
 def run(cfg, **kwargs):
     paths = run_paths(cfg.folder_name, cfg.label)
     return train(cfg, paths, **kwargs), paths
-
-
-def without_timing(rows):
-    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in rows]
 
 
 def test_lr_warms_up_linearly_then_decays_to_the_floor(tiny_fields):
@@ -89,7 +83,7 @@ def test_resume_matches_an_uninterrupted_run(tiny_fields):
         handle.write("8,1,1,,1,1,1,1,1\n")
     summary, paths = run(resumed_cfg)
     assert summary["status"] == "complete"
-    assert without_timing(read_metrics_rows(paths.csv)) == without_timing(read_metrics_rows(whole.csv))
+    assert rows_without_timing(paths.csv) == rows_without_timing(whole.csv)
 
 
 def test_divergence_is_recorded_and_stops_the_run(tiny_fields):

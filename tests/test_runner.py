@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from conftest import rows_without_timing
 
 import submitit_backend
-from core import train
 from experiment_utils import gen_experim
 from config import validate_experiment
 from preemption import StopSignals
@@ -17,42 +17,9 @@ from results_layout import atomic_write_json, read_json, read_metrics_rows, run_
 from run_status import FAILED, run_state
 from runner import BUSY_EXIT_CODE, FAILED as OUTCOME_FAILED, INTERRUPTED, attempt, run_one
 
-TIMING_COLUMNS = ("tokens_per_second", "elapsed_s")
-
-
 def experiment(tiny_fields, folder: str, **changes) -> dict:
     fields = {**tiny_fields, **changes}
     return gen_experim(fields.pop("hidden_dim"), label="tiny", folder_name=folder, **fields)[0]
-
-
-def rows_without_timing(paths) -> list[dict]:
-    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in read_metrics_rows(paths.csv)]
-
-
-def stop_after(steps: int):
-    """A stop_requested that turns true at the end of optimizer step ``steps``."""
-    calls = {"n": 0}
-
-    def stop_requested() -> bool:
-        calls["n"] += 1
-        return calls["n"] >= steps
-    return stop_requested
-
-
-def test_resumed_run_csv_equals_uninterrupted_except_timing(tiny_fields):
-    reference, resumed = experiment(tiny_fields, "reference"), experiment(tiny_fields, "resumed")
-    train(validate_experiment(reference), run_paths("reference", "tiny"))
-    paths = run_paths("resumed", "tiny")
-
-    first = train(validate_experiment(resumed), paths, stop_requested=stop_after(7))
-    assert first["status"] == "interrupted" and first["optimizer_steps"] == 7
-    assert paths.checkpoint.exists() and not paths.done_marker.exists()
-    second = train(validate_experiment(resumed), paths)
-
-    assert second["status"] == "complete"
-    steps = [int(row["optimizer_step"]) for row in read_metrics_rows(paths.csv)]
-    assert steps == list(range(1, steps[-1] + 1))  # no duplicated or missing rows
-    assert rows_without_timing(paths) == rows_without_timing(run_paths("reference", "tiny"))
 
 
 def send_when_csv_has(path, rows: int, signum: int, timeout_s: float = 60) -> threading.Thread:
@@ -80,7 +47,7 @@ def test_sigusr1_checkpoints_at_step_end_and_next_attempt_resumes(tiny_fields):
     assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # handlers are restored
     assert attempt(exp).status == "complete"
     attempt(experiment(tiny_fields, "straight", **long_run))
-    assert rows_without_timing(paths) == rows_without_timing(run_paths("straight", "tiny"))
+    assert rows_without_timing(paths.csv) == rows_without_timing(run_paths("straight", "tiny").csv)
     assert paths.log.read_text().count("===== attempt") == 2
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import rows_without_timing
 
 from manifest import read_manifest
 from results_layout import read_metrics_rows, run_paths
@@ -23,7 +24,6 @@ from slurm_submit import max_array_size_from_scontrol
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_S = 240  # bound on every wait for jobs
-TIMING_COLUMNS = ("tokens_per_second", "elapsed_s")
 DEFINITIONS = '''
 from experiment_definitions import study
 from experiment_utils import gen_experim
@@ -105,8 +105,6 @@ def queue_state(task: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", task, "-o", "%T %r"], capture_output=True, text=True).stdout.strip()
 
 
-def rows_without_timing(paths) -> list[dict]:
-    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in read_metrics_rows(paths.csv)]
 
 
 def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitted, local_slurm):
@@ -126,7 +124,7 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitte
     assert log.count("===== attempt") == 2
     steps = [int(row["optimizer_step"]) for row in read_metrics_rows(signalled.csv)]
     assert steps == list(range(1, 801))
-    assert rows_without_timing(signalled) == rows_without_timing(submitted.paths("PREEMPT", "straight"))
+    assert rows_without_timing(signalled.csv) == rows_without_timing(submitted.paths("PREEMPT", "straight").csv)
 
 
 def test_smoke_study_completes_with_concurrency_cap(submitted, local_slurm):
