@@ -21,8 +21,8 @@ import data as data_module
 from config import ExperimentConfig
 from cpu_optimization_utils import configure_cpu_threads
 from distributed import DistContext
-from model_size import chinchilla_flops, param_counts, tokens_processed
-from results_layout import (STATUS_COMPLETE, STATUS_DIVERGED, MetricsCsv, RunPaths, atomic_write_json,
+from model_size import ParamCounts, chinchilla_flops, param_counts, tokens_processed
+from results_layout import (STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INTERRUPTED, MetricsCsv, RunPaths, atomic_write_json,
                             mark_done)
 from run_metadata import run_metadata
 
@@ -235,10 +235,10 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     trainer = Trainer(cfg, dist)
     start_step, elapsed_s = checkpointing.restore(paths.checkpoint, trainer.raw_model, trainer.optimizer,
                                                   trainer.device)
-    total_params = param_counts(cfg).total
-    metrics = open_metrics(paths, cfg, trainer, start_step)
+    counts = param_counts(cfg)
+    metrics = open_metrics(paths, cfg, counts, trainer, start_step)
     saver = checkpointing.PeriodicSaver(paths.checkpoint, dist.is_main)
-    status, row = "interrupted", {}
+    status, row = STATUS_INTERRUPTED, {}
     for step in range(start_step, trainer.total_steps):
         started = time.perf_counter()
         lr = get_lr(step, cfg, trainer.total_steps)
@@ -246,7 +246,7 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
         val_loss = trainer.evaluate() if trainer.is_eval_step(step + 1) else None
         step_s = time.perf_counter() - started
         elapsed_s += step_s
-        row = log_row(metrics, cfg, dist.world_size, total_params,
+        row = log_row(metrics, cfg, dist.world_size, counts.total,
                       StepRecord(step + 1, loss, val_loss, lr, grad_norm, step_s, elapsed_s))
         if not math.isfinite(loss):
             status = STATUS_DIVERGED
@@ -275,11 +275,12 @@ class StepRecord:
     elapsed_s: float  # wall seconds of training so far, across resumes
 
 
-def open_metrics(paths: RunPaths, cfg: ExperimentConfig, trainer: Trainer, start_step: int) -> Optional[MetricsCsv]:
+def open_metrics(paths: RunPaths, cfg: ExperimentConfig, counts: ParamCounts, trainer: Trainer,
+                 start_step: int) -> Optional[MetricsCsv]:
     """Main process: write the run's config JSON and open its CSV, cut back to ``start_step``."""
     if not trainer.dist.is_main:
         return None
-    atomic_write_json(paths.config_json, run_metadata(cfg, param_counts(cfg), trainer.data, trainer.dist,
+    atomic_write_json(paths.config_json, run_metadata(cfg, counts, trainer.data, trainer.dist,
                                                       trainer.device))
     metrics = MetricsCsv(paths.csv)
     metrics.start(keep_through_step=start_step)

@@ -22,12 +22,6 @@ def study(name: str):
     return register
 
 
-def get_study(name: str) -> list[dict]:
-    """The experiments of a registered study; KeyError lists the known names."""
-    if name not in STUDIES:
-        raise KeyError(f"unknown study {name!r}; known studies: {', '.join(sorted(STUDIES))}")
-    return STUDIES[name]()
-
 
 # Small enough for 2 CPU cores in a few minutes; big enough that loss falls with width.
 DEMO_SETTINGS = dict(seq_length=64, target_effective_batch_size=32, learning_rate=3e-3, eval_interval=50,

@@ -13,6 +13,7 @@ from typing import Optional
 
 from config import ConfigError, validate_experiment
 from results_layout import atomic_write_json, read_json, results_root
+from study_loader import check_unique_runs
 
 MANIFEST_VERSION = 1
 MANIFESTS_DIR = ".manifests"
@@ -20,17 +21,6 @@ MANIFESTS_DIR = ".manifests"
 
 def manifest_dir(folder_name: str, root: Optional[Path] = None) -> Path:
     return Path(root or results_root()) / folder_name / MANIFESTS_DIR
-
-
-def check_unique_runs(experiments: list[dict]) -> None:
-    """Two experiments with one folder and label would write the same files."""
-    seen: dict[tuple[str, str], int] = {}
-    for index, exp in enumerate(experiments):
-        key = (exp["folder_name"], exp["label"])
-        if key in seen:
-            raise ConfigError(f"experiments {seen[key]} and {index} are both {key[0]}/{key[1]}: "
-                              "give every experiment of a study its own label")
-        seen[key] = index
 
 
 def build_manifest(study: str, experiments: list[dict], study_indices: list[int],

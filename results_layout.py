@@ -19,7 +19,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 # The CSV header, in order. Empty cells mean "not measured at this step" (e.g. val_loss).
 CSV_COLUMNS = (
@@ -35,8 +35,9 @@ CSV_COLUMNS = (
 )
 
 RESULTS_ENV = "SCALING_RESULTS_DIR"
-STATUS_COMPLETE = "complete"
-STATUS_DIVERGED = "diverged"
+STATUS_COMPLETE = "complete"  # .done marker: trained to the token budget
+STATUS_DIVERGED = "diverged"  # .done marker: stopped at a non-finite loss
+STATUS_INTERRUPTED = "interrupted"  # stopped on request after a checkpoint; no marker
 
 
 def results_root() -> Path:
@@ -175,8 +176,3 @@ def clear_run(paths: RunPaths) -> None:
     """Remove a run's outputs (for --rerun)."""
     for path in (paths.csv, paths.config_json, paths.done_marker, paths.checkpoint, paths.failed_marker):
         path.unlink(missing_ok=True)
-
-
-def iter_label_files(folder: Path) -> Iterable[Path]:
-    """The metrics CSVs in a study folder."""
-    return sorted(p for p in Path(folder).glob("*.csv") if not p.name.startswith("."))

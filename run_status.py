@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from results_layout import RunPaths, done_summary, read_json, read_metrics_rows, run_paths
+from results_layout import (STATUS_COMPLETE, STATUS_DIVERGED, RunPaths, done_summary, read_json, read_metrics_rows,
+                            run_paths)
 
-COMPLETE, DIVERGED, RUNNING, FAILED, INCOMPLETE, NOT_STARTED = (
-    "complete", "diverged", "running", "failed", "incomplete", "not started")
+COMPLETE, DIVERGED = STATUS_COMPLETE, STATUS_DIVERGED  # what the .done marker says
+RUNNING, FAILED, INCOMPLETE, NOT_STARTED = "running", "failed", "incomplete", "not started"
 STATUSES = (COMPLETE, DIVERGED, RUNNING, FAILED, INCOMPLETE, NOT_STARTED)
 FINISHED = frozenset({COMPLETE, DIVERGED})  # never resubmitted unless asked
 HEARTBEAT_INTERVAL_S = 15.0  # how often a live attempt touches its heartbeat

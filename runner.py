@@ -19,12 +19,13 @@ from typing import Callable, Iterable, Optional
 from config import validate_experiment
 from core import train
 from preemption import REQUEUE_SIGNAL, RequeueError, StopSignals, requeue_self
-from results_layout import RunPaths, atomic_write_json, clear_run, done_summary, is_complete, run_paths
+from results_layout import STATUS_INTERRUPTED, RunPaths, atomic_write_json, clear_run, done_summary, is_complete, run_paths
 from run_log import Heartbeat, live_attempt_elsewhere, slurm_job_name, tee_to_log
 
 log = logging.getLogger("scaling")
 
-SKIPPED, INTERRUPTED, REQUEUED, FAILED, BUSY = "skipped", "interrupted", "requeued", "failed", "busy"
+INTERRUPTED = STATUS_INTERRUPTED  # train() stopped on a signal, after a checkpoint
+SKIPPED, REQUEUED, FAILED, BUSY = "skipped", "requeued", "failed", "busy"
 BUSY_EXIT_CODE = 3  # another live attempt holds this run: this one did nothing
 STOP_SIGNALS = (REQUEUE_SIGNAL, signal.SIGTERM)
 

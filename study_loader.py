@@ -57,6 +57,17 @@ def load_studies(definitions: Optional[str] = None) -> StudyBuilders:
     return {**studies, **extra}
 
 
+def check_unique_runs(experiments: list[dict]) -> None:
+    """Two experiments with one folder and label would write the same files."""
+    seen: dict[tuple[str, str], int] = {}
+    for index, exp in enumerate(experiments):
+        key = (exp["folder_name"], exp["label"])
+        if key in seen:
+            raise ConfigError(f"experiments {seen[key]} and {index} are both {key[0]}/{key[1]}: "
+                              "give every experiment of a study its own label")
+        seen[key] = index
+
+
 def check_study_name(name: str) -> None:
     if not STUDY_NAME.match(name):
         raise ConfigError(f"study name {name!r} is not safe for Slurm job names and files: use 1-64 letters, "
@@ -70,5 +81,6 @@ def load_study(name: str, overrides: list[str] = (), definitions: Optional[str] 
         raise ConfigError(f"unknown study {name!r}; known studies: {', '.join(sorted(studies))}")
     check_study_name(name)
     experiments = studies[name]()
+    check_unique_runs(experiments)
     changes = dict(parse_override(text) for text in overrides)
     return [with_overrides(exp, **changes) for exp in experiments] if changes else experiments

@@ -14,7 +14,7 @@ def format_study_list(studies: dict[str, Callable[[], list[dict]]]) -> str:
     for name, build in sorted(studies.items()):
         configs = [validate_experiment(exp) for exp in build()]
         sizes = [param_counts(cfg).total for cfg in configs]
-        flops = sum(chinchilla_flops(param_counts(cfg).total, cfg.max_tokens_training) for cfg in configs)
+        flops = sum(chinchilla_flops(size, cfg.max_tokens_training) for size, cfg in zip(sizes, configs))
         lines.append(f"{name:<26} {len(configs):>5} {_si(min(sizes)) + '..' + _si(max(sizes)):>22} {flops:>12.2e}")
     return "\n".join(lines)
 

@@ -14,10 +14,11 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from run_status import INCOMPLETE
 from results_layout import CSV_COLUMNS, STATUS_COMPLETE, done_summary, read_json, read_metrics_rows, RunPaths
 
 FINAL_WINDOW = 3  # "final" = mean of the last 3 non-empty values
-STATUS_INCOMPLETE = "incomplete"  # no .done marker: still running, crashed or cancelled
+STATUS_INCOMPLETE = INCOMPLETE  # no .done marker: still running, crashed or cancelled
 
 
 def final_value(cells: list[str], window: int = FINAL_WINDOW) -> float:

@@ -162,3 +162,12 @@ def test_definitions_file_with_a_studies_dict(tmp_path):
                     "STUDIES = {'DICT': lambda: gen_experim(8, folder_name='DICT', max_tokens_training=2048)}\n")
     assert load_study("DICT", definitions=str(path))[0]["label"] == "d8"
     assert experiments_main(["DICT", "--definitions", str(path), "--status"]) == 0
+
+
+def test_study_with_two_runs_of_one_name_is_rejected_before_anything_runs(tmp_path, capsys):
+    path = tmp_path / "defs.py"
+    path.write_text("from experiment_utils import gen_experim\n"
+                    "STUDIES = {'TWICE': lambda: gen_experim(8, folder_name='T') + gen_experim(16, label='d8', "
+                    "folder_name='T')}\n")
+    assert experiments_main(["TWICE", "--definitions", str(path), "--list"]) == 2
+    assert "experiments 0 and 1 are both T/d8" in capsys.readouterr().err
