@@ -1,7 +1,7 @@
-"""The decoder-only transformer LM and the one architecture-agnostic training loop.
+"""The one architecture-agnostic training loop.
 
 Any model that maps token ids (batch, seq) to logits (batch, seq, vocab) trains through
-``train``; the architecture is picked by ``build_model`` from ``cfg.architecture``.
+``train``; ``scaling_laws.models.build_model`` picks it from ``cfg.architecture``.
 """
 from __future__ import annotations
 
@@ -13,130 +13,21 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-import checkpointing
-import data as data_module
-from config import ExperimentConfig
-from cpu_optimization_utils import configure_cpu_threads
-from distributed import DistContext
-from model_size import ParamCounts, chinchilla_flops, param_counts, tokens_processed
-from results_layout import (STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INTERRUPTED, MetricsCsv, RunPaths, atomic_write_json,
-                            mark_done)
-from run_metadata import run_metadata
+from scaling_laws.config import ExperimentConfig
+from scaling_laws.counting import ParamCounts, chinchilla_flops, tokens_processed
+from scaling_laws.models import build_model, param_counts
+from scaling_laws.results_layout import MetricsCsv, RunPaths, atomic_write_json, mark_done
+from scaling_laws.running.metadata import run_metadata
+from scaling_laws.status import Outcome
+from scaling_laws.training import checkpointing
+from scaling_laws.training import data as data_module
+from scaling_laws.training.device import autocast_dtype, select_device
+from scaling_laws.training.distributed import DistContext
+from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
 
 log = logging.getLogger("scaling")
-
-
-# ----------------------------------------------------------------------------- model
-class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: ExperimentConfig):
-        super().__init__()
-        self.num_heads = cfg.num_heads
-        self.qkv = nn.Linear(cfg.hidden_dim, 3 * cfg.hidden_dim, bias=False)
-        self.proj = nn.Linear(cfg.hidden_dim, cfg.hidden_dim, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, seq, width = x.shape
-        q, k, v = self.qkv(x).view(batch, seq, 3, self.num_heads, width // self.num_heads).unbind(2)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                             is_causal=True)
-        return self.proj(out.transpose(1, 2).reshape(batch, seq, width))
-
-
-class MLP(nn.Module):
-    def __init__(self, cfg: ExperimentConfig):
-        super().__init__()
-        self.activation = cfg.activation
-        inner = 2 * cfg.ffn_dim if cfg.activation == "swiglu" else cfg.ffn_dim  # swiglu: gate and up fused
-        self.up = nn.Linear(cfg.hidden_dim, inner, bias=False)
-        self.down = nn.Linear(cfg.ffn_dim, cfg.hidden_dim, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = self.up(x)
-        if self.activation == "swiglu":
-            gate, up = hidden.chunk(2, dim=-1)
-            hidden = F.silu(gate) * up
-        else:
-            hidden = F.gelu(hidden) if self.activation == "gelu" else F.relu(hidden)
-        return self.down(hidden)
-
-
-class Block(nn.Module):
-    """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
-
-    def __init__(self, cfg: ExperimentConfig):
-        super().__init__()
-        self.ln_attn, self.attn = nn.LayerNorm(cfg.hidden_dim), CausalSelfAttention(cfg)
-        self.ln_mlp, self.mlp = nn.LayerNorm(cfg.hidden_dim), MLP(cfg)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_attn(x))
-        return x + self.mlp(self.ln_mlp(x))
-
-
-class TransformerLM(nn.Module):
-    """GPT-style decoder with learned positions; ``forward(tokens) -> logits``."""
-
-    def __init__(self, cfg: ExperimentConfig):
-        super().__init__()
-        self.token_embedding = nn.Embedding(cfg.vocab_size, cfg.hidden_dim)
-        self.position_embedding = nn.Embedding(cfg.seq_length, cfg.hidden_dim)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
-        self.ln_final = nn.LayerNorm(cfg.hidden_dim)
-        self.head = None if cfg.tie_embeddings else nn.Linear(cfg.hidden_dim, cfg.vocab_size, bias=False)
-        self._init_weights(cfg.num_layers)
-
-    def _init_weights(self, num_layers: int) -> None:
-        # GPT-2 init: N(0, 0.02), residual output projections scaled by 1/sqrt(2L) so the
-        # residual stream's variance does not grow with depth.
-        for name, param in self.named_parameters():
-            if param.dim() >= 2:
-                std = 0.02 / math.sqrt(2 * num_layers) if name.endswith(("proj.weight", "down.weight")) else 0.02
-                nn.init.normal_(param, mean=0.0, std=std)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(tokens.shape[1], device=tokens.device)
-        x = self.token_embedding(tokens) + self.position_embedding(positions)
-        for block in self.blocks:
-            x = block(x)
-        x = self.ln_final(x)
-        return x @ self.token_embedding.weight.T if self.head is None else self.head(x)
-
-
-def build_model(cfg: ExperimentConfig) -> nn.Module:
-    """The model for ``cfg.architecture``, initialised from ``cfg.model_seed`` on the CPU."""
-    torch.manual_seed(cfg.model_seed)
-    builders = {"transformer": TransformerLM}
-    return builders[cfg.architecture](cfg)
-
-
-# ----------------------------------------------------------------------------- optimisation
-def build_optimizer(model: nn.Module, cfg: ExperimentConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only; fused kernels on CUDA."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-                             fused=device.type == "cuda")
-
-
-def total_optimizer_steps(cfg: ExperimentConfig, world_size: int) -> int:
-    """Steps needed for tokens_processed to reach max_tokens_training."""
-    return math.ceil(cfg.max_tokens_training / (cfg.tokens_per_step * world_size))
-
-
-def get_lr(step: int, cfg: ExperimentConfig, total_steps: int) -> float:
-    """Learning rate for 0-based ``step``: linear warmup, then decay to min_lr_ratio x peak."""
-    warmup_steps = round(cfg.warmup_fraction * total_steps)
-    if step < warmup_steps:
-        return cfg.learning_rate * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    decay = {"cosine": 0.5 * (1 + math.cos(math.pi * progress)),
-             "linear": 1 - progress,
-             "constant": 1.0}[cfg.lr_schedule]
-    return cfg.learning_rate * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * decay)
 
 
 # ----------------------------------------------------------------------------- steps
@@ -202,26 +93,6 @@ class Trainer:
         return step_done % self.cfg.eval_interval == 0 or step_done == self.total_steps
 
 
-def select_device(cfg: ExperimentConfig, dist: DistContext) -> torch.device:
-    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-    if use_cuda and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use device=auto or cpu")
-    if not use_cuda:
-        configure_cpu_threads()
-        return torch.device("cpu")
-    torch.cuda.set_device(dist.local_rank)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    return torch.device("cuda", dist.local_rank)
-
-
-def autocast_dtype(cfg: ExperimentConfig, device: torch.device):
-    """bf16 autocast on CUDA (dtype auto or bfloat16), fp32 on CPU unless bfloat16 is asked for."""
-    if cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and device.type == "cuda"):
-        return torch.bfloat16
-    return None
-
-
 # ----------------------------------------------------------------------------- the loop
 def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = None,
           stop_requested=lambda: False) -> dict:
@@ -238,7 +109,7 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     counts = param_counts(cfg)
     metrics = open_metrics(paths, cfg, counts, trainer, start_step)
     saver = checkpointing.PeriodicSaver(paths.checkpoint, dist.is_main)
-    status, row = STATUS_INTERRUPTED, {}
+    status, row = Outcome.INTERRUPTED, {}
     for step in range(start_step, trainer.total_steps):
         started = time.perf_counter()
         lr = get_lr(step, cfg, trainer.total_steps)
@@ -249,10 +120,10 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
         row = log_row(metrics, cfg, dist.world_size, counts.total,
                       StepRecord(step + 1, loss, val_loss, lr, grad_norm, step_s, elapsed_s))
         if not math.isfinite(loss):
-            status = STATUS_DIVERGED
+            status = Outcome.DIVERGED
             break
         if step + 1 == trainer.total_steps:
-            status = STATUS_COMPLETE
+            status = Outcome.COMPLETE
             break
         stopping = dist.any(stop_requested())  # every rank must agree, or the others would hang
         if stopping or saver.due():
@@ -315,7 +186,7 @@ def finish(paths: RunPaths, metrics: MetricsCsv | None, dist: DistContext, statu
                "elapsed_s": float(last["elapsed_s"]) if last else 0.0}
     if metrics is not None:
         metrics.close()
-    if dist.is_main and status in (STATUS_COMPLETE, STATUS_DIVERGED):
+    if dist.is_main and status in (Outcome.COMPLETE, Outcome.DIVERGED):
         mark_done(paths, summary)
         paths.checkpoint.unlink(missing_ok=True)
     return summary

@@ -5,23 +5,10 @@ Add a study by decorating a function that returns a list of experiments built wi
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
+from scaling_laws.studies.registry import STUDIES, study
 
-STUDIES: dict[str, Callable[[], list[dict]]] = {}
-
-
-def study(name: str):
-    """Register the decorated function as the study ``name``."""
-    def register(build: Callable[[], list[dict]]):
-        if name in STUDIES:
-            raise ValueError(f"study {name!r} is defined twice in experiment_definitions.py")
-        STUDIES[name] = build
-        return build
-    return register
-
-
+__all__ = ["STUDIES", "study"]
 
 # Small enough for 2 CPU cores in a few minutes; big enough that loss falls with width.
 DEMO_SETTINGS = dict(seq_length=64, target_effective_batch_size=32, learning_rate=3e-3, eval_interval=50,

@@ -4,9 +4,9 @@
     python experiments.py DEMO --list
     python experiments.py DEMO --status                # complete/running/failed/... from result files
     python experiments.py DEMO --index 3               # index defaults to $SLURM_ARRAY_TASK_ID
-    python experiments.py DEMO --all [--rerun] [key=value ...]
+    python experiments.py DEMO --all [--rerun [failed|all]] [key=value ...]
     python experiments.py --manifest FILE --index 3    # what a submit_job.sh array task runs
-    python experiments.py DEMO --submit [--slurm-time 60 ...] [--wait]   # Slurm through submitit
+    python experiments.py DEMO --submit [-c 2 --time 1:00:00 --gpus 1 ...] [--wait]   # Slurm through submitit
 
 Studies come from experiment_definitions.py, plus --definitions FILE.
 """
@@ -17,10 +17,11 @@ import os
 import sys
 from typing import Optional
 
-from config import ConfigError
-from manifest import manifest_experiment
-from study_loader import load_studies, load_study
-from study_table import format_status_table, format_study_list, format_study_table
+from scaling_laws.config import ConfigError
+from scaling_laws.studies.loader import load_studies, load_study
+from scaling_laws.studies.tables import format_status_table, format_study_list, format_study_table
+from scaling_laws.submit.manifest import manifest_experiment
+from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun
 
 
 class UsageError(Exception):
@@ -38,18 +39,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     action.add_argument("--index", type=int, help="run experiment INDEX (default: $SLURM_ARRAY_TASK_ID)")
     action.add_argument("--all", action="store_true", help="run every experiment here, skipping complete ones")
     action.add_argument("--submit", action="store_true", help="submit STUDY to Slurm through submitit")
-    parser.add_argument("--rerun", action="store_true", help="run even if already complete (discarding it)")
     parser.add_argument("--definitions", metavar="FILE", help="a Python file defining more studies")
     parser.add_argument("--manifest", metavar="FILE", help="run entry --index of this manifest (no STUDY)")
-    slurm = parser.add_argument_group("submitit (with --submit)")
-    slurm.add_argument("--slurm-partition", help="partition (default: the cluster's default)")
-    slurm.add_argument("--slurm-time", type=int, default=60, metavar="MIN", help="time limit per task in minutes")
-    slurm.add_argument("--slurm-array-parallelism", type=int, default=None, metavar="K", help="at most K tasks at once")
-    slurm.add_argument("--slurm-cpus", type=int, default=1, metavar="N", help="CPUs per task (default 1)")
-    slurm.add_argument("--slurm-gpus", type=int, default=0, metavar="N", help="GPUs per task (default 0)")
-    slurm.add_argument("--slurm-mem-gb", type=float, default=None, metavar="G", help="memory per task in GB")
-    slurm.add_argument("--wait", action="store_true", help="block until every task ends and report each")
-    return parser.parse_intermixed_args(argv)  # overrides may follow options
+    add_submission_options(parser)  # --rerun too: the same words as submit_job.sh
+    parser.add_argument("--wait", action="store_true", help="with --submit: block until every task ends, report each")
+    return parser.parse_intermixed_args(normalize_rerun(argv))  # overrides may follow options
 
 
 def task_index(index: Optional[int]) -> int:
@@ -72,9 +66,10 @@ def resolve_index(index: Optional[int], count: int) -> int:
 def run_manifest_entry(args: argparse.Namespace) -> int:
     if args.study is not None or args.all or args.list or args.status or args.submit:
         raise UsageError("--manifest runs one entry: give only --index N (or $SLURM_ARRAY_TASK_ID)")
-    experiment = manifest_experiment(args.manifest, task_index(args.index))
-    from runner import run_one  # torch is imported only when something runs
-    return run_one(experiment, rerun=args.rerun)
+    cfg = manifest_experiment(args.manifest, task_index(args.index))
+    from core import train  # torch is imported only when something runs
+    from scaling_laws.running.runner import run_one
+    return run_one(train, cfg, rerun=args.rerun == "all")
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -85,21 +80,22 @@ def dispatch(args: argparse.Namespace) -> int:
             raise UsageError("name a study (python experiments.py --list shows them)")
         print(format_study_list(load_studies(args.definitions)))
         return 0
-    experiments = load_study(args.study, args.overrides, args.definitions)
+    configs = load_study(args.study, args.overrides, args.definitions)
     if args.list:
-        print(format_study_table(experiments))
+        print(format_study_table(configs))
         return 0
     if args.status:
-        print(format_status_table(experiments))
+        print(format_status_table(configs))
         return 0
+    from core import train  # torch is imported only when something runs
     if args.submit:
-        from submitit_backend import SubmititOptions, submit_study
-        return submit_study(args.study, experiments, SubmititOptions.from_args(args), rerun=args.rerun,
-                            wait=args.wait)
-    from runner import run_all, run_one  # torch is imported only when something runs
+        from scaling_laws.submit.submitit_backend import submit_study
+        return submit_study(args.study, configs, Resources.from_args(args), train, rerun=args.rerun, wait=args.wait)
+    from scaling_laws.running.runner import run_all, run_one
+    rerun = args.rerun == "all"
     if args.all:
-        return run_all(experiments, rerun=args.rerun)
-    return run_one(experiments[resolve_index(args.index, len(experiments))], rerun=args.rerun)
+        return run_all(train, configs, rerun=rerun)
+    return run_one(train, configs[resolve_index(args.index, len(configs))], rerun=rerun)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

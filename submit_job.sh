@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Submit a study as Slurm job arrays that checkpoint, requeue and resume (slurm_submit.py does the work).
+# Submit a study as Slurm job arrays that checkpoint, requeue and resume (scaling_laws/submit/sbatch.py does the work).
 #
 #   bash submit_job.sh [-N] STUDY [key=value ...] [-c C] [--partition P] [--time T] [--gpus G]
 #                      [--cpus C] [--mem M] [--grace-s S] [--rerun failed|all]
@@ -16,4 +16,5 @@ python="${PYTHON:-}"
 if [ -z "$python" ]; then
     if [ -x "$repo/.venv/bin/python" ]; then python="$repo/.venv/bin/python"; else python=python3; fi
 fi
-exec "$python" "$repo/slurm_submit.py" "$@"
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+exec "$python" -m scaling_laws.submit.sbatch "$@"

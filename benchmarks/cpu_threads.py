@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from config import validate_experiment  # noqa: E402
+from scaling_laws.validate import validate_experiment  # noqa: E402
 from core import Trainer  # noqa: E402
 from cpu_optimization_utils import available_cpus  # noqa: E402
-from distributed import DistContext  # noqa: E402
+from scaling_laws.training.distributed import DistContext  # noqa: E402
 from experiment_definitions import DEMO_SETTINGS  # noqa: E402
 from experiment_utils import gen_experim  # noqa: E402
 

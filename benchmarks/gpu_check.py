@@ -16,11 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from config import validate_experiment  # noqa: E402
-from core import autocast_dtype, build_model, train  # noqa: E402
+from scaling_laws.validate import validate_experiment  # noqa: E402
+from core import train  # noqa: E402
+from scaling_laws.models import build_model  # noqa: E402
+from scaling_laws.training.device import autocast_dtype  # noqa: E402
 from experiment_definitions import GPU_SETTINGS  # noqa: E402
 from experiment_utils import gen_experim  # noqa: E402
-from results_layout import read_metrics_rows, run_paths  # noqa: E402
+from scaling_laws.results_layout import read_metrics_rows, run_paths  # noqa: E402
 
 
 def matmul_dtype(model: torch.nn.Module, cfg) -> torch.dtype:
@@ -38,8 +40,8 @@ def run(width: int, tokens: int, compile_model: bool) -> dict:
     cfg = validate_experiment(gen_experim(width, label=f"d{width}_compile{int(compile_model)}", folder_name="gpu",
                                           max_tokens_training=tokens, compile=compile_model, **GPU_SETTINGS)[0])
     torch.cuda.reset_peak_memory_stats()
-    summary = train(cfg, run_paths(cfg.folder_name, cfg.label))
-    rows = read_metrics_rows(run_paths(cfg.folder_name, cfg.label).csv)
+    summary = train(cfg, run_paths(cfg))
+    rows = read_metrics_rows(run_paths(cfg).csv)
     val = [float(r["val_loss"]) for r in rows if r["val_loss"]]
     rates = [float(r["tokens_per_second"]) for r in rows[len(rows) // 2:]]  # steady state: second half
     return {"compile": compile_model, "status": summary["status"], "micro x accum":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from results_layout import STATUS_COMPLETE
+from scaling_laws.status import RunStatus
 
 from .analysis import Analysis, extrapolation_check, run_all_fits
 from .chinchilla import ChinchillaFit, fit_chinchilla
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         return 2
     loss_column = choose_loss_column(runs) if args.loss == "auto" else args.loss
     used, excluded = select_runs(runs, loss_column)
-    lr_runs = runs[(runs["status"] == STATUS_COMPLETE) & np.isfinite(runs[loss_column].astype(float))]
+    lr_runs = runs[(runs["status"] == RunStatus.COMPLETE) & np.isfinite(runs[loss_column].astype(float))]
     used_curves = curves[curves["run"].isin(used["folder"] + "/" + used["label"])]
     analysis = run_all_fits(used, used_curves, loss_column, args.n_bootstrap, lr_runs, seed=args.seed)
     print("\n".join(report_lines(analysis, excluded, len(used))))

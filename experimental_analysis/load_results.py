@@ -14,11 +14,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from run_status import INCOMPLETE
-from results_layout import CSV_COLUMNS, STATUS_COMPLETE, done_summary, read_json, read_metrics_rows, RunPaths
+from scaling_laws.results_layout import CSV_COLUMNS, RunPaths, done_summary, read_json, read_metrics_rows
+from scaling_laws.status import RunStatus
 
 FINAL_WINDOW = 3  # "final" = mean of the last 3 non-empty values
-STATUS_INCOMPLETE = INCOMPLETE  # no .done marker: still running, crashed or cancelled
 
 
 def final_value(cells: list[str], window: int = FINAL_WINDOW) -> float:
@@ -68,12 +67,12 @@ def _read_run(folder: Path, label: str) -> Optional[dict]:
             "flops": float(last.get("theoretical_flops_chinchilla") or "nan"),
             "final_loss": final_value([r["loss"] for r in rows]),
             "final_val_loss": final_value([r["val_loss"] for r in rows]),
-            "status": done["status"] if done else STATUS_INCOMPLETE}
+            "status": done["status"] if done else RunStatus.INCOMPLETE.value}  # no .done: running, crashed or cancelled
 
 
 def _dedupe(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (folder, label): the complete copy if any, else the one with the most steps."""
-    preference = runs.assign(_complete=runs["status"] == STATUS_COMPLETE)
+    preference = runs.assign(_complete=runs["status"] == RunStatus.COMPLETE)
     preference = preference.sort_values(["_complete", "steps"], ascending=False, kind="stable")
     return preference.drop_duplicates(["folder", "label"]).drop(columns="_complete").reset_index(drop=True)
 

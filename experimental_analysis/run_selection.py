@@ -4,19 +4,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from results_layout import STATUS_COMPLETE
+from scaling_laws.status import RunStatus
 
 
 def choose_loss_column(runs: pd.DataFrame) -> str:
     """final_val_loss when every complete run has one, else final_loss."""
-    complete = runs[runs["status"] == STATUS_COMPLETE]
+    complete = runs[runs["status"] == RunStatus.COMPLETE]
     has_val = len(complete) > 0 and np.isfinite(complete["final_val_loss"].astype(float)).all()
     return "final_val_loss" if has_val else "final_loss"
 
 
 def _exclusion_reason(run, loss_column: str) -> str:
     """Why one run cannot be fitted, or '' if it can."""
-    if run["status"] != STATUS_COMPLETE:
+    if run["status"] != RunStatus.COMPLETE:
         return f"status {run['status']}"
     if not np.isfinite(float(run[loss_column])):
         return f"{loss_column} is not finite"

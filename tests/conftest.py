@@ -47,5 +47,5 @@ TIMING_COLUMNS = ("tokens_per_second", "elapsed_s")  # wall-clock columns: diffe
 
 def rows_without_timing(csv_path) -> list[dict]:
     """A metrics CSV's rows minus the timing columns: what must match between equivalent runs."""
-    from results_layout import read_metrics_rows
+    from scaling_laws.results_layout import read_metrics_rows
     return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in read_metrics_rows(csv_path)]

@@ -1,6 +1,7 @@
 import pytest
 
-from config import ConfigError, FIELD_NAMES, parse_override, validate_experiment
+from scaling_laws.config import ConfigError, FIELD_NAMES, parse_override
+from scaling_laws.validate import validate_experiment
 from experiment_utils import gen_experim
 
 

@@ -4,11 +4,12 @@ import math
 import pytest
 from conftest import rows_without_timing
 
-from config import validate_experiment
-from core import get_lr, total_optimizer_steps, train
+from scaling_laws.validate import validate_experiment
+from core import train
+from scaling_laws.training.optim import get_lr, total_optimizer_steps
 from experiment_utils import gen_experim
-from model_size import param_counts
-from results_layout import CSV_COLUMNS, read_json, read_metrics_rows, run_paths
+from scaling_laws.models import param_counts
+from scaling_laws.results_layout import CSV_COLUMNS, read_json, read_metrics_rows, run_paths, run_paths_for
 
 def tiny_config(tiny_fields, **changes):
     fields = {**tiny_fields, **changes}
@@ -16,7 +17,7 @@ def tiny_config(tiny_fields, **changes):
 
 
 def run(cfg, **kwargs):
-    paths = run_paths(cfg.folder_name, cfg.label)
+    paths = run_paths(cfg)
     return train(cfg, paths, **kwargs), paths
 
 

@@ -2,9 +2,9 @@
 import re
 import tomllib
 
-from config import FIELD_NAMES
+from scaling_laws.config import FIELD_NAMES
 from conftest import ROOT
-from results_layout import CSV_COLUMNS
+from scaling_laws.results_layout import CSV_COLUMNS
 
 README = (ROOT / "README.md").read_text()
 

@@ -1,10 +1,11 @@
 import pytest
 
-from config import ConfigError, validate_experiment
-from core import build_model
+from scaling_laws.config import ConfigError
+from scaling_laws.validate import validate_experiment
+from scaling_laws.models import build_model
 from experiment_utils import (create_multi_lr_experiments, create_multi_seed_experiments, default_num_heads,
                               gen_experim, with_overrides)
-from model_size import param_counts
+from scaling_laws.models import param_counts
 
 
 @pytest.mark.parametrize("width", [16, 48, 64, 96, 160, 200, 256, 768])

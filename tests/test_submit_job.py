@@ -2,7 +2,6 @@
 and the sbatch script pinned by a golden file (UPDATE_GOLDEN=1 rewrites it)."""
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import subprocess
@@ -11,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError
+from scaling_laws.config import ConfigError
 from experiments import main as experiments_main
-from manifest import build_manifest, manifest_experiment, read_manifest, write_manifest
-from results_layout import atomic_write_json, run_paths
-from slurm_submit import array_chunks, parse_args, render_script, sbatch_command, select_runs
-from study_loader import load_studies, load_study
+from scaling_laws.submit.manifest import build_manifest, manifest_experiment, read_manifest, write_manifest
+from scaling_laws.results_layout import atomic_write_json, run_paths_for
+from scaling_laws.submit.resources import Resources
+from scaling_laws.submit.sbatch import array_chunks, parse_args, render_script, sbatch_command
+from scaling_laws.submit.selection import select_runs
+from scaling_laws.studies.loader import load_studies, load_study
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "array.sbatch"
@@ -71,9 +72,8 @@ def test_sbatch_command_throttles_and_chains():
     assert sbatch_command(Path("s.sbatch"), 1, 0, None) == ["sbatch", "--parsable", "--array=0-0", "s.sbatch", "0"]
 
 
-def golden_args(**changes) -> argparse.Namespace:
-    return argparse.Namespace(**{**dict(partition="gpu", time="4:00:00", mem="16G", gpus="2", cpus=4, grace_s=180),
-                                 **changes})
+def golden_args(**changes) -> Resources:
+    return Resources(**{**dict(partition="gpu", time="4:00:00", mem="16G", gpus="2", cpus=4, grace_s=180), **changes})
 
 
 def test_sbatch_script_matches_golden_file():
@@ -94,7 +94,7 @@ def test_sbatch_script_quotes_shell_words_and_rejects_unsafe_directives():
 
 # ----------------------------------------------------------------------------- selection and manifests
 def smoke_paths(label: str):
-    return run_paths("SMOKE", label)
+    return run_paths_for("SMOKE", label)
 
 
 def test_selection_skips_complete_and_running_unless_asked():
@@ -126,8 +126,8 @@ def test_manifest_is_written_atomically_and_read_back(results_dir):
 
 
 def test_manifest_entry_runs_through_experiments_cli(tiny_fields):
-    fields = dict(tiny_fields)
-    experiment = load_study("SMOKE")[0] | {k: v for k, v in fields.items() if k != "hidden_dim"}
+    changes = [f"{k}={v}" for k, v in tiny_fields.items() if k != "hidden_dim"]
+    experiment = load_study("SMOKE", changes)[0]
     path = write_manifest(build_manifest("SMOKE", [experiment], [0]))
     assert experiments_main(["--manifest", str(path), "--index", "0"]) == 0
     assert smoke_paths("d8").done_marker.exists()
@@ -150,7 +150,7 @@ def test_definitions_file_adds_studies_and_can_be_loaded_twice(tmp_path):
     path.write_text(DEFINITIONS)
     assert "EXTRA" in load_studies(str(path)) and "SMOKE" in load_studies(str(path))
     assert "EXTRA" not in load_studies()  # the built-in registry is untouched
-    assert load_study("EXTRA", definitions=str(path))[0]["folder_name"] == "EXTRA"
+    assert load_study("EXTRA", definitions=str(path))[0].folder_name == "EXTRA"
     path.write_text(DEFINITIONS.replace('"EXTRA")', '"SMOKE")'))
     with pytest.raises(ConfigError, match="already defined"):
         load_studies(str(path))
@@ -160,7 +160,7 @@ def test_definitions_file_with_a_studies_dict(tmp_path):
     path = tmp_path / "defs.py"
     path.write_text("from experiment_utils import gen_experim\n"
                     "STUDIES = {'DICT': lambda: gen_experim(8, folder_name='DICT', max_tokens_training=2048)}\n")
-    assert load_study("DICT", definitions=str(path))[0]["label"] == "d8"
+    assert load_study("DICT", definitions=str(path))[0].label == "d8"
     assert experiments_main(["DICT", "--definitions", str(path), "--status"]) == 0
 
 

@@ -1,0 +1,220 @@
+"""The one experiment config schema: typed fields, one comment each, and the checks that need no model.
+
+At the edges (gen_experim's lists, manifests, config JSON) an experiment is a plain dict;
+``scaling_laws.validate.validate_experiment`` turns one into an :class:`ExperimentConfig`, adding
+the architecture's own checks to :func:`build_config`'s, or raises :class:`ConfigError` naming
+the field, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Optional
+
+ACTIVATIONS = ("gelu", "relu", "swiglu")
+LR_SCHEDULES = ("cosine", "linear", "constant")
+DTYPES = ("auto", "float32", "bfloat16")
+DEVICES = ("auto", "cpu", "cuda")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,127}$")
+
+
+class ConfigError(ValueError):
+    """An experiment config that cannot run; the message says which field and why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    """One fully resolved experiment. Every field is set; nothing is derived later.
+
+    Fields without a default are derived by gen_experim (studies/derived.py) when not given.
+    """
+
+    # --- identity and results layout ---
+    label: str  # run name; results go to results/<folder_name>/<label>.csv
+    folder_name: str  # study folder under results/
+    # --- architecture ---
+    architecture: str = "transformer"  # model family: a name in the models registry (models/__init__.py)
+    hidden_dim: int  # model width d (residual stream size)
+    num_layers: int  # blocks (gen_experim: max(2, hidden_dim // 64))
+    num_heads: int  # attention heads; must divide hidden_dim (gen_experim: head size about 64)
+    ffn_dim: int  # MLP inner width (gen_experim: 4d for gelu/relu, ~8d/3 for swiglu)
+    activation: str = "gelu"  # MLP nonlinearity: gelu, relu or swiglu
+    tie_embeddings: bool = True  # share input embedding and output projection weights
+    vocab_size: int = 256  # token vocabulary; 256 for the built-in byte-level data
+    seq_length: int = 128  # tokens per training sequence (context length)
+    # --- muP (not available yet: rejected if turned on) ---
+    use_mup: bool = False  # maximal-update parametrisation; arrives with the muP issue
+    mup_base_width: Optional[int] = None  # base width for muP scaling; only with use_mup
+    # --- token budget ---
+    token_to_param_ratio: float = 20.0  # D/N used to derive max_tokens_training (Chinchilla: 20)
+    max_tokens_training: int  # training tokens (gen_experim: token_to_param_ratio x N); the run stops at the first step reaching it
+    # --- batch ---
+    target_effective_batch_size: int = 32  # sequences per optimizer step per process (x world_size under DDP)
+    batch_size: int  # micro-batch: sequences per forward pass on one device (gen_experim: memory rule)
+    gradient_accumulation_steps: int  # micro-batches per optimizer step (target_effective_batch_size / batch_size)
+    gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for
+    # --- optimiser and schedule ---
+    learning_rate: float = 1e-3  # peak AdamW learning rate
+    lr_schedule: str = "cosine"  # decay after warmup: cosine, linear or constant
+    warmup_fraction: float = 0.05  # fraction of optimizer steps with linear warmup from 0
+    min_lr_ratio: float = 0.1  # floor of the decay, as a fraction of learning_rate
+    weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms/biases)
+    beta1: float = 0.9  # AdamW first-moment decay
+    beta2: float = 0.95  # AdamW second-moment decay
+    eps: float = 1e-8  # AdamW denominator epsilon
+    grad_clip: float = 1.0  # clip global grad norm at this value; 0 disables clipping
+    # --- evaluation ---
+    eval_interval: int = 50  # optimizer steps between validation passes (and at the last step)
+    eval_sequences: int = 64  # validation windows per pass: fixed, evenly spaced, same for every model
+    # --- data ---
+    dataset: str = "stdlib"  # "stdlib", a .txt file, a directory of .txt, or a dir with train.bin/val.bin
+    val_fraction: float = 0.1  # share of the corpus held out for validation (ignored for .bin pairs)
+    # --- execution ---
+    device: str = "auto"  # auto, cpu or cuda (auto picks cuda when available)
+    dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
+    compile: bool = False  # torch.compile the model (CUDA only benefits)
+    # --- seeds ---
+    data_seed: int = 0  # train/validation split (which corpus blocks are held out)
+    model_seed: int = 0  # weight initialisation
+    batch_seed: int = 0  # order of training batches
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens in one optimizer step on one process (multiply by world size for DDP)."""
+        return self.batch_size * self.gradient_accumulation_steps * self.seq_length
+
+
+FIELD_NAMES = tuple(f.name for f in fields(ExperimentConfig))
+REQUIRED = tuple(f.name for f in fields(ExperimentConfig)
+                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+
+
+def defaults() -> dict[str, Any]:
+    """Default value of every field that has one."""
+    return {f.name: f.default for f in fields(ExperimentConfig) if f.name not in REQUIRED}
+
+
+def field_type(name: str) -> type:
+    """The Python type a field holds (Optional[int] -> int)."""
+    hint = {f.name: f.type for f in fields(ExperimentConfig)}[name]
+    return {"str": str, "int": int, "float": float, "bool": bool, "Optional[int]": int}[hint]
+
+
+def check_known_keys(keys) -> None:
+    """Reject keys that are not config fields, suggesting the closest field name."""
+    for key in keys:
+        if key not in FIELD_NAMES:
+            close = difflib.get_close_matches(key, FIELD_NAMES, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"unknown config field '{key}'.{hint} Known fields: {', '.join(FIELD_NAMES)}")
+
+
+def _check_types(values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        expected = field_type(name)
+        if value is None and name == "mup_base_width":
+            continue
+        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise ConfigError(f"{name}={value!r} has type {type(value).__name__}; expected {expected.__name__}")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple) -> None:
+    _require(value in allowed, f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+
+
+def _check_positive(cfg: ExperimentConfig, *names: str) -> None:
+    for name in names:
+        value = getattr(cfg, name)
+        _require(value > 0, f"{name}={value!r} must be > 0")
+
+
+def check_safe_name(name: str, value: str) -> None:
+    """Labels and folders become file names: no separators, '..' or shell metacharacters."""
+    _require(bool(SAFE_NAME.match(value)) and ".." not in value,
+             f"{name}={value!r} is not a safe name: use 1-128 characters from letters, digits and ._+=- "
+             "starting with a letter or digit, with no '..'")
+
+
+def _check_values(cfg: ExperimentConfig) -> None:
+    check_safe_name("label", cfg.label)
+    check_safe_name("folder_name", cfg.folder_name)
+    _check_choice("activation", cfg.activation, ACTIVATIONS)
+    _check_choice("lr_schedule", cfg.lr_schedule, LR_SCHEDULES)
+    _check_choice("dtype", cfg.dtype, DTYPES)
+    _check_choice("device", cfg.device, DEVICES)
+    _check_positive(cfg, "hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length",
+                    "max_tokens_training", "target_effective_batch_size", "batch_size",
+                    "gradient_accumulation_steps", "gpu_memory_gb", "learning_rate", "eps",
+                    "eval_interval", "eval_sequences", "token_to_param_ratio")
+    _require(cfg.batch_size * cfg.gradient_accumulation_steps == cfg.target_effective_batch_size,
+             f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
+             f"= {cfg.batch_size * cfg.gradient_accumulation_steps} != target_effective_batch_size="
+             f"{cfg.target_effective_batch_size}; set them so the product is exact")
+    _require(0 <= cfg.warmup_fraction < 1, f"warmup_fraction={cfg.warmup_fraction!r} must be in [0, 1)")
+    _require(0 < cfg.val_fraction < 1, f"val_fraction={cfg.val_fraction!r} must be in (0, 1)")
+    _require(0 <= cfg.min_lr_ratio <= 1, f"min_lr_ratio={cfg.min_lr_ratio!r} must be in [0, 1]")
+    _require(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1,
+             f"beta1={cfg.beta1!r}, beta2={cfg.beta2!r} must each be in [0, 1)")
+    _require(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay!r} must be >= 0")
+    _require(cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip!r} must be >= 0 (0 disables clipping)")
+    _require(cfg.dataset == "stdlib" or Path(cfg.dataset).exists(),
+             f"dataset={cfg.dataset!r} does not exist; use 'stdlib' (built in), a .txt file, a directory "
+             "of .txt files, or a directory holding train.bin and val.bin (uint16 tokens)")
+    _require(not cfg.use_mup, "use_mup=True is not available yet: muP arrives with its own issue; "
+                              "remove use_mup or set it to False")
+    _require(cfg.mup_base_width is None,
+             f"mup_base_width={cfg.mup_base_width!r} is not available yet (muP is not built); remove it")
+
+
+def build_config(experiment: dict[str, Any]) -> ExperimentConfig:
+    """The typed config from a dict, rejecting unknown keys, wrong types and bad values (not the
+    architecture's shape rules: ``validate.validate_experiment`` adds those)."""
+    if not isinstance(experiment, dict):
+        raise ConfigError(f"an experiment must be a dict of config fields, got {type(experiment).__name__}")
+    check_known_keys(experiment)
+    missing = [name for name in REQUIRED if name not in experiment]
+    _require(not missing, f"missing required field(s): {', '.join(missing)}; build experiments with "
+                          "gen_experim, which derives them")
+    _check_types(experiment)
+    cfg = ExperimentConfig(**experiment)
+    _check_values(cfg)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse a command-line ``key=value`` into a typed (field, value) pair."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value (e.g. learning_rate=3e-3)")
+    key, raw = text.split("=", 1)
+    check_known_keys([key])
+    expected = field_type(key)
+    try:
+        if expected is bool:
+            lowered = raw.lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise ValueError
+            return key, lowered in ("true", "1")
+        if key == "mup_base_width" and raw.lower() == "none":
+            return key, None
+        if expected is int:
+            value = float(raw)
+            if not value.is_integer():
+                raise ValueError
+            return key, int(value)
+        return key, expected(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a valid {expected.__name__}") from None

@@ -1,0 +1,23 @@
+"""What an architecture provides to the rest of the package: one record, one entry per family."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from scaling_laws.counting import ParamCounts
+
+# The rules below take any object with the config's field names as attributes (an
+# ExperimentConfig, or a namespace of the fields resolved so far while gen_experim derives the rest).
+ConfigLike = Any
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The seam between a model family and the framework: build, count, size, derive, check."""
+
+    name: str  # the config's ``architecture`` value
+    build: Callable[[ConfigLike], Any]  # an initialised torch module, forward(tokens) -> logits
+    param_counts: Callable[[ConfigLike], ParamCounts]  # analytic; equals sum(p.numel()) of build(cfg)
+    activation_bytes_per_sequence: Callable[[ConfigLike], int]  # training activations of one sequence
+    default_shape: Callable[[Mapping[str, Any]], dict[str, Any]]  # num_layers, num_heads, ffn_dim from the width
+    check: Callable[[ConfigLike], None]  # raises ConfigError for a shape this family cannot build

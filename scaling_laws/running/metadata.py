@@ -1,0 +1,24 @@
+"""What a run records about itself next to its metrics: config, data fingerprint, sizes, versions."""
+from __future__ import annotations
+
+import platform
+import sys
+
+import numpy as np
+import torch
+
+from scaling_laws.counting import ParamCounts
+
+
+def run_metadata(cfg, counts: ParamCounts, data, dist, device: torch.device) -> dict:
+    """The JSON written to config_<label>.json."""
+    return {
+        "config": cfg.to_dict(),
+        "total_params": counts.total,
+        "non_embedding_params": counts.non_embedding,
+        "dataset": data.describe(),
+        "world_size": dist.world_size,
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
+                     "platform": platform.platform()},
+    }

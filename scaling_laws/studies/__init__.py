@@ -1,0 +1,1 @@
+"""Studies: the registry of named studies, the derived-field table, building, loading and listing them."""

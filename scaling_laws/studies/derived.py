@@ -1,0 +1,92 @@
+"""The one table of derived fields: what each depends on and its rule.
+
+gen_experim fills every derived field the caller did not set (``resolve``); with_overrides
+forgets the derived fields that depend, directly or through another derived field, on what
+changed (``stale_fields``) and resolves again. Rules run in table order, so a rule may read
+fields derived above it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from scaling_laws.models import architecture, param_counts
+from scaling_laws.models.memory import choose_micro_batch
+
+Fields = dict[str, Any]
+
+# Fields that change the model's size or its memory per sequence.
+SHAPE_FIELDS = ("architecture", "hidden_dim", "num_layers", "num_heads", "ffn_dim", "activation", "vocab_size",
+                "seq_length", "tie_embeddings")
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Fields derived together by one rule from the fields they depend on."""
+
+    names: tuple[str, ...]  # the fields this rule sets
+    depends_on: tuple[str, ...]  # a change to any of these makes them stale
+    rule: Callable[[Fields], Fields]  # resolved fields so far -> values for ``names``
+    why: str  # the rule in words (README, docstrings)
+
+
+def _shape(name: str) -> Callable[[Fields], Fields]:
+    """A rule taking ``name`` from the architecture's default shape for the width."""
+    return lambda fields: {name: architecture(fields["architecture"]).default_shape(fields)[name]}
+
+
+def _token_budget(fields: Fields) -> Fields:
+    total = param_counts(SimpleNamespace(**fields)).total
+    return {"max_tokens_training": round(fields["token_to_param_ratio"] * total)}
+
+
+def _micro_batch(fields: Fields) -> Fields:
+    """The largest micro-batch that fits; a user-fixed batch_size or accumulation is kept."""
+    target = fields["target_effective_batch_size"]
+    if "batch_size" in fields:
+        return {"gradient_accumulation_steps": max(1, target // fields["batch_size"])}
+    if "gradient_accumulation_steps" in fields:
+        return {"batch_size": max(1, target // fields["gradient_accumulation_steps"])}
+    cfg = SimpleNamespace(**fields)
+    arch = architecture(cfg.architecture)
+    batch_size, accum = choose_micro_batch(target, arch.param_counts(cfg).total,
+                                           arch.activation_bytes_per_sequence(cfg), cfg.gpu_memory_gb)
+    return {"batch_size": batch_size, "gradient_accumulation_steps": accum}
+
+
+DERIVED: tuple[Derived, ...] = (
+    Derived(("num_layers",), ("architecture", "hidden_dim"), _shape("num_layers"),
+            "the architecture's default depth for the width (transformer: max(2, hidden_dim // 64))"),
+    Derived(("num_heads",), ("architecture", "hidden_dim"), _shape("num_heads"),
+            "the architecture's default heads (transformer: head size about 64)"),
+    Derived(("ffn_dim",), ("architecture", "hidden_dim", "activation"), _shape("ffn_dim"),
+            "the architecture's default MLP width (transformer: 4d, or 8d/3 for swiglu)"),
+    Derived(("max_tokens_training",), SHAPE_FIELDS + ("token_to_param_ratio",), _token_budget,
+            "round(token_to_param_ratio x N), N = total parameters"),
+    Derived(("batch_size", "gradient_accumulation_steps"),
+            SHAPE_FIELDS + ("target_effective_batch_size", "gpu_memory_gb"), _micro_batch,
+            "largest micro-batch dividing target_effective_batch_size that fits gpu_memory_gb"),
+)
+DERIVED_NAMES = frozenset(name for entry in DERIVED for name in entry.names)
+
+
+def resolve(fields: Fields) -> Fields:
+    """A copy of ``fields`` with every derived field the caller did not set filled in, in table order."""
+    fields = dict(fields)
+    for entry in DERIVED:
+        missing = [name for name in entry.names if name not in fields]
+        if missing:
+            values = entry.rule(fields)
+            fields.update({name: values[name] for name in missing})
+    return fields
+
+
+def stale_fields(changed: set[str]) -> set[str]:
+    """Derived fields to forget when ``changed`` fields change (unless ``changed`` sets them too)."""
+    moved, stale = set(changed), set()
+    for entry in DERIVED:
+        if moved & set(entry.depends_on):
+            stale |= set(entry.names) - set(changed)
+            moved |= set(entry.names)
+    return stale

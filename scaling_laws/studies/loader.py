@@ -1,0 +1,106 @@
+"""Where studies come from: experiment_definitions.py, plus an optional ``--definitions FILE``,
+and the one place they become typed configs (``load_study``).
+
+The built-in definitions are the root module ``experiment_definitions``, imported by name:
+like a --definitions file it is the user's input to this package, not a layer below it.
+
+A definitions file is plain Python that either registers studies with the ``@study`` decorator
+of experiment_definitions or defines a ``STUDIES`` dict of name -> function returning experiments:
+
+    from experiment_definitions import study
+    from experiment_utils import gen_experim
+
+    @study("MY_STUDY")
+    def my_study():
+        return gen_experim(16, folder_name="MY_STUDY", max_tokens_training=8192)
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+from typing import Optional
+
+from scaling_laws.config import ConfigError, ExperimentConfig, parse_override
+from scaling_laws.studies import registry
+from scaling_laws.studies.build import with_overrides
+from scaling_laws.validate import validate_experiment
+
+BUILTIN_DEFINITIONS = "experiment_definitions"  # the root module holding the named studies
+StudyBuilders = dict[str, registry.StudyBuilder]
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # becomes a Slurm job name and file names
+
+
+def _exec_definitions(path: Path) -> StudyBuilders:
+    """Run a definitions file with @study registering into a fresh dict; returns its studies."""
+    spec = importlib.util.spec_from_file_location(f"definitions_{abs(hash(path.resolve()))}", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"--definitions {str(path)!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    builtin_studies()  # registered first, so that the file's own @study calls land apart from them
+    with registry.collecting() as registered:
+        spec.loader.exec_module(module)
+    own = getattr(module, "STUDIES", registered)
+    return {**registered, **(own if isinstance(own, dict) else {})}
+
+
+def builtin_studies() -> StudyBuilders:
+    """The studies of experiment_definitions.py."""
+    importlib.import_module(BUILTIN_DEFINITIONS)
+    return dict(registry.STUDIES)
+
+
+def load_studies(definitions: Optional[str] = None) -> StudyBuilders:
+    """The built-in studies, plus those of the definitions file if one is given."""
+    studies = builtin_studies()
+    if definitions is None:
+        return studies
+    path = Path(definitions)
+    if not path.is_file():
+        raise ConfigError(f"--definitions {definitions!r} is not a file")
+    extra = _exec_definitions(path)
+    clashes = sorted(set(extra) & set(studies))
+    if clashes:
+        raise ConfigError(f"{definitions} defines {', '.join(clashes)}, already defined in "
+                          "experiment_definitions.py; rename them")
+    return {**studies, **extra}
+
+
+def check_unique_runs(configs: list[ExperimentConfig]) -> None:
+    """Two experiments with one folder and label would write the same files."""
+    seen: dict[tuple[str, str], int] = {}
+    for index, cfg in enumerate(configs):
+        key = (cfg.folder_name, cfg.label)
+        if key in seen:
+            raise ConfigError(f"experiments {seen[key]} and {index} are both {key[0]}/{key[1]}: "
+                              "give every experiment of a study its own label")
+        seen[key] = index
+
+
+def check_study_name(name: str) -> None:
+    if not STUDY_NAME.match(name):
+        raise ConfigError(f"study name {name!r} is not safe for Slurm job names and files: use 1-64 letters, "
+                          "digits and ._- starting with a letter or digit")
+
+
+def build_study(build: registry.StudyBuilder, changes: dict) -> list[ExperimentConfig]:
+    """A study's experiments as typed configs, with ``changes`` applied to each and re-derived."""
+    experiments = build()
+    if not isinstance(experiments, list):
+        raise ConfigError(f"a study must return a list of experiments (gen_experim(...) + ...), "
+                          f"got {type(experiments).__name__}")
+    if changes:
+        experiments = [with_overrides(exp, **changes) for exp in experiments]
+    configs = [validate_experiment(exp) for exp in experiments]
+    check_unique_runs(configs)
+    return configs
+
+
+def load_study(name: str, overrides: list[str] = (), definitions: Optional[str] = None) -> list[ExperimentConfig]:
+    """The study's fully resolved, validated experiments, ``key=value`` overrides applied."""
+    studies = load_studies(definitions)
+    if name not in studies:
+        raise ConfigError(f"unknown study {name!r}; known studies: {', '.join(sorted(studies))}")
+    check_study_name(name)
+    return build_study(studies[name], dict(parse_override(text) for text in overrides))

@@ -1,0 +1,71 @@
+"""Text tables for ``experiments.py --list`` and ``--status``: studies, and the runs of one study."""
+from __future__ import annotations
+
+from scaling_laws.config import ExperimentConfig
+from scaling_laws.counting import chinchilla_flops
+from scaling_laws.models import param_counts
+from scaling_laws.results_layout import run_paths
+from scaling_laws.running.status import run_state
+from scaling_laws.status import RunStatus
+from scaling_laws.studies.loader import StudyBuilders, build_study
+
+
+def format_study_list(studies: StudyBuilders) -> str:
+    lines = [f"{'study':<26} {'runs':>5} {'params (min..max)':>22} {'total FLOPs':>12}"]
+    for name, build in sorted(studies.items()):
+        configs = build_study(build, {})
+        sizes = [param_counts(cfg).total for cfg in configs]
+        flops = sum(chinchilla_flops(size, cfg.max_tokens_training) for size, cfg in zip(sizes, configs))
+        lines.append(f"{name:<26} {len(configs):>5} {_si(min(sizes)) + '..' + _si(max(sizes)):>22} {flops:>12.2e}")
+    return "\n".join(lines)
+
+
+def format_study_table(configs: list[ExperimentConfig]) -> str:
+    header = (f"{'index':>5}  {'label':<24} {'params':>8} {'tokens':>8} {'FLOPs':>9} "
+              f"{'micro x accum':>13}  status")
+    lines = [header]
+    for index, cfg in enumerate(configs):
+        total = param_counts(cfg).total
+        batching = f"{cfg.batch_size} x {cfg.gradient_accumulation_steps}"
+        lines.append(f"{index:>5}  {cfg.label:<24} {_si(total):>8} {_si(cfg.max_tokens_training):>8} "
+                     f"{chinchilla_flops(total, cfg.max_tokens_training):>9.2e} {batching:>13}  "
+                     f"{run_state(run_paths(cfg)).status}")
+    return "\n".join(lines)
+
+
+def _si(value: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.3g}"
+
+
+def _age(seconds) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= scale:
+            return f"{seconds / scale:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _number(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_status_table(configs: list[ExperimentConfig], now: float | None = None) -> str:
+    """One line per run: status, last step, share of the token budget, losses, age of the last write."""
+    header = (f"{'index':>5}  {'label':<24} {'status':<12} {'step':>7} {'tokens':>7} {'loss':>8} "
+              f"{'val_loss':>8} {'last write':>10}")
+    lines, counts, errors = [header], {}, []
+    for index, cfg in enumerate(configs):
+        state = run_state(run_paths(cfg), now)
+        counts[state.status] = counts.get(state.status, 0) + 1
+        share = None if state.tokens_processed is None else state.tokens_processed / cfg.max_tokens_training
+        lines.append(f"{index:>5}  {cfg.label:<24} {state.status:<12} {_number(state.last_step, 'd'):>7} "
+                     f"{_number(share, '.0%'):>7} {_number(state.loss, '.4f'):>8} "
+                     f"{_number(state.val_loss, '.4f'):>8} {_age(state.age_s):>10}")
+        if state.error:
+            errors.append(f"  {cfg.label}: {state.error} (see {run_paths(cfg).log})")
+    lines.append(", ".join(f"{counts[s]} {s}" for s in RunStatus if s in counts))
+    return "\n".join(lines + (["failed:"] + errors if errors else []))

@@ -1,0 +1,38 @@
+"""Which runs of a study a submission takes, from their files: the rule both backends share."""
+from __future__ import annotations
+
+from typing import Optional
+
+from scaling_laws.config import ExperimentConfig
+from scaling_laws.results_layout import run_paths
+from scaling_laws.running.status import run_state
+from scaling_laws.status import FINISHED, RunStatus
+
+
+def wanted(status: RunStatus, rerun: Optional[str]) -> bool:
+    """Should a run in this status be submitted? Running ones never are (two writers, one CSV)."""
+    if status == RunStatus.RUNNING:
+        return False
+    if rerun == "all":
+        return True
+    if rerun == "failed":
+        return status in (RunStatus.FAILED, RunStatus.INCOMPLETE, RunStatus.NOT_STARTED)
+    return status not in FINISHED
+
+
+def select_runs(configs: list[ExperimentConfig], rerun: Optional[str],
+                first: Optional[int] = None) -> tuple[list[int], dict[RunStatus, int]]:
+    """Indices (into the study) to submit, and how many runs of each status were considered."""
+    counts: dict[RunStatus, int] = {}
+    chosen = []
+    for index, cfg in enumerate(configs[:first]):
+        status = run_state(run_paths(cfg)).status
+        counts[status] = counts.get(status, 0) + 1
+        if wanted(status, rerun):
+            chosen.append(index)
+    return chosen, counts
+
+
+def describe_counts(counts: dict[RunStatus, int]) -> str:
+    """'2 complete, 4 not started', in status order."""
+    return ", ".join(f"{counts[status]} {status}" for status in RunStatus if status in counts)

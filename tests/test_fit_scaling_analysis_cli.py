@@ -1,0 +1,68 @@
+"""The analysis CLI end to end on synthetic results folders."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from experimental_analysis.fit_scaling_analysis import main
+from test_load_results import write_run
+
+TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+
+
+def curve(N: float, tokens_per_step: int, steps: int, lr_penalty: float = 0.0) -> list[float]:
+    """Training losses following the Chinchilla law as tokens accumulate."""
+    D = tokens_per_step * np.arange(1, steps + 1)
+    return list(TRUE["E"] + TRUE["A"] / N ** TRUE["alpha"] + TRUE["B"] / D ** TRUE["beta"] + lr_penalty)
+
+
+def write_study(root, sizes, ratios=(20,), steps=20):
+    """Complete runs for each size x tokens-per-parameter ratio; returns the study folder."""
+    for N in sizes:
+        for ratio in ratios:
+            write_run(root, "study", f"n{N}_r{ratio}", N, curve(N, N * ratio // steps, steps),
+                      tokens_per_step=N * ratio // steps, eval_every=1, hidden_dim=N // 1000)
+    return root / "study"
+
+
+def test_cli_full_study_writes_fit_json_and_plots(tmp_path, capsys):
+    study = write_study(tmp_path, [10**6, 2 * 10**6, 4 * 10**6, 8 * 10**6, 16 * 10**6], ratios=(5, 20, 80))
+    write_run(tmp_path, "study", "blowup", 10**6, [3.0, float("nan")], status="diverged")
+    write_run(tmp_path, "study", "running", 10**6, [3.0, 2.9], status=None)
+    for lr, penalty in ((3e-4, 0.2), (3e-3, 0.1)):  # worse learning rates for the 1e6 x 20 run
+        write_run(tmp_path, "study", f"lr{lr}", 10**6, curve(10**6, 10**6, 20, penalty), tokens_per_step=10**6,
+                  eval_every=1, hidden_dim=1000, learning_rate=lr)
+    assert main([str(study), "--n-bootstrap", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert "WARNING: excluded study/blowup: status diverged" in printed
+    assert "WARNING: excluded study/running: status incomplete" in printed
+    assert "not the best learning rate" in printed
+    assert "Approach 3 (15 runs)" in printed and "Extrapolation" in printed
+    fit = json.loads((study / "analysis" / "fit.json").read_text())
+    assert abs(fit["fits"]["chinchilla"]["params"]["alpha"] - TRUE["alpha"]) < 0.05
+    assert {"chinchilla", "extrapolation", "kaplan_N", "learning_rates"} <= set(fit["fits"])
+    for name in ("loss_vs_compute", "chinchilla_fit", "lr_sweep", "training_curves"):
+        assert (study / "analysis" / f"{name}.png").stat().st_size > 1000
+
+
+def test_cli_small_demo_still_fits_and_explains_skips(tmp_path, capsys):
+    study = write_study(tmp_path, [10**6, 2 * 10**6, 4 * 10**6, 8 * 10**6, 16 * 10**6])
+    out = tmp_path / "out"
+    assert main([str(study), "--out", str(out), "--n-bootstrap", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert "Approach 3 (5 runs)" in printed and "Kaplan L(N)" in printed
+    assert "SKIPPED isoflop" in printed and "skipped plot isoflop.png" in printed
+    assert (out / "fit.json").exists() and (out / "loss_vs_compute.png").exists()
+    assert (out / "training_curves.png").exists()
+
+    def reject(constant):
+        raise AssertionError(f"fit.json holds {constant}, which strict JSON readers refuse")
+    json.loads((out / "fit.json").read_text(), parse_constant=reject)
+    assert main([str(study), "--out", str(out), "--n-bootstrap", "0"]) == 0  # no intervals: null, not NaN
+    json.loads((out / "fit.json").read_text(), parse_constant=reject)
+
+
+def test_cli_without_results_exits_nonzero(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 2
+    assert "no runs under" in capsys.readouterr().err
