@@ -76,4 +76,5 @@ def build(cfg: ConfigLike):
 
 ARCHITECTURE = Architecture(name="transformer", build=build, param_counts=param_counts,
                             activation_bytes_per_sequence=activation_bytes_per_sequence,
-                            default_shape=default_shape, check=check)
+                            default_shape=default_shape, check=check,
+                            options={"activation": ("gelu", "relu", "swiglu"), "tie_embeddings": (True, False)})
