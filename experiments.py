@@ -53,6 +53,9 @@ def task_index(index: Optional[int]) -> int:
     task_id = os.environ.get("SLURM_ARRAY_TASK_ID")
     if task_id is None:
         raise UsageError("give --index N, --all or --list (no $SLURM_ARRAY_TASK_ID is set)")
+    if not task_id.isdigit():
+        raise UsageError(f"SLURM_ARRAY_TASK_ID={task_id!r} is not an array index (a whole number >= 0); "
+                         "unset it or give --index N")
     return int(task_id)
 
 

@@ -10,7 +10,7 @@ def full_row(step: int) -> dict:
 
 def test_append_takes_rows_with_exactly_the_csv_columns(tmp_path):
     metrics = MetricsCsv(tmp_path / "run.csv")
-    metrics.start()
+    metrics.start_fresh()
     metrics.append(full_row(1))
     with pytest.raises(ValueError, match=r"missing \['val_loss'\]"):
         metrics.append({k: v for k, v in full_row(2).items() if k != "val_loss"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from scaling_laws.config import ConfigError, check_known_keys, defaults
+from scaling_laws.config import ConfigError, check_given_fields, defaults
 from scaling_laws.models import param_counts
 from scaling_laws.studies.derived import resolve, stale_fields
 from scaling_laws.validate import validate_experiment
@@ -22,7 +22,7 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
 
     Deterministic and silent; raises ConfigError for unknown fields or invalid values.
     """
-    check_known_keys(overrides)
+    check_given_fields(overrides)
     if not isinstance(hidden_dim, int) or isinstance(hidden_dim, bool) or hidden_dim <= 0:
         raise ConfigError(f"hidden_dim={hidden_dim!r} must be a positive int")
     fields = {**defaults(), **overrides, "hidden_dim": hidden_dim,
@@ -38,7 +38,7 @@ def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]
     another derived field, is derived again unless ``changes`` sets it too; every other field
     keeps its resolved value.
     """
-    check_known_keys(changes)
+    check_given_fields(changes)
     stale = stale_fields(set(changes))
     merged = {**{k: v for k, v in experiment.items() if k not in stale}, **changes}
     kept = {k: v for k, v in merged.items() if k not in IDENTITY}

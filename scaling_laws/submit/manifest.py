@@ -51,7 +51,17 @@ def write_manifest(manifest: dict, root: Optional[Path] = None) -> Path:
 
 
 def read_manifest(path: Path) -> dict:
-    manifest = read_json(path)
+    """The manifest at ``path``; ConfigError naming the file if it is missing, unreadable or not a manifest."""
+    try:
+        manifest = read_json(path)
+    except FileNotFoundError:
+        raise ConfigError(f"manifest {path} does not exist; submit_job.sh writes manifests under "
+                          "results/<folder>/.manifests/") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"manifest {path} cannot be read as JSON ({type(error).__name__}: {error}); "
+                          "submit the study again to write a new one") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("experiments"), list):
+        raise ConfigError(f"manifest {path} is not a manifest (no 'experiments' list); submit the study again")
     if manifest.get("version") != MANIFEST_VERSION:
         raise ConfigError(f"{path} has manifest version {manifest.get('version')!r}; this code reads "
                           f"version {MANIFEST_VERSION}")
