@@ -20,7 +20,9 @@ from typing import Optional
 from scaling_laws.config import ConfigError
 from scaling_laws.studies.loader import load_studies, load_study
 from scaling_laws.studies.tables import format_status_table, format_study_list, format_study_table
-from scaling_laws.submit.manifest import manifest_experiment
+from scaling_laws.submit.guard import SubmitError
+from scaling_laws.submit.manifest import manifest_entry
+from scaling_laws.validate import problems_deferred, validate_experiment
 from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun
 
 
@@ -66,13 +68,33 @@ def resolve_index(index: Optional[int], count: int) -> int:
     return index
 
 
+def lazy_train(cfg, paths, **kwargs) -> dict:
+    """core.train, imported only when an attempt trains: one that is skipped, busy or refused never loads torch."""
+    from core import train
+    return train(cfg, paths, **kwargs)
+
+
 def run_manifest_entry(args: argparse.Namespace) -> int:
     if args.study is not None or args.all or args.list or args.status or args.submit:
         raise UsageError("--manifest runs one entry: give only --index N (or $SLURM_ARRAY_TASK_ID)")
-    cfg = manifest_experiment(args.manifest, task_index(args.index))
-    from core import train  # torch is imported only when something runs
-    from scaling_laws.running.runner import run_one
-    return run_one(train, cfg, rerun=args.rerun == "all")
+    experiment = manifest_entry(args.manifest, task_index(args.index))
+    from scaling_laws.running.runner import record_refusal, run_one
+    try:
+        cfg = validate_experiment(experiment)
+    except ConfigError as error:  # e.g. its dataset is gone since submission: the run's files say why
+        record_refusal(experiment, error)
+        raise
+    return run_one(lazy_train, cfg, rerun=args.rerun == "all")
+
+
+def print_status(args: argparse.Namespace) -> int:
+    """--status: every run's line, even when an experiment's dataset is gone (its problem is listed)."""
+    from scaling_laws.running.queue import queue_snapshot
+    with problems_deferred() as problems:
+        configs = load_study(args.study, args.overrides, args.definitions)
+    queue, note = queue_snapshot()
+    print(format_status_table(configs, queue=queue, queue_note=note, problems=problems))
+    return 0
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -83,22 +105,21 @@ def dispatch(args: argparse.Namespace) -> int:
             raise UsageError("name a study (python experiments.py --list shows them)")
         print(format_study_list(load_studies(args.definitions)))
         return 0
+    if args.status:
+        return print_status(args)
     configs = load_study(args.study, args.overrides, args.definitions)
     if args.list:
         print(format_study_table(configs))
         return 0
-    if args.status:
-        print(format_status_table(configs))
-        return 0
-    from core import train  # torch is imported only when something runs
     if args.submit:
+        from core import train  # submitit pickles it by reference: a function of core, not of this script
         from scaling_laws.submit.submitit_backend import submit_study
         return submit_study(args.study, configs, Resources.from_args(args), train, rerun=args.rerun, wait=args.wait)
     from scaling_laws.running.runner import run_all, run_one
     rerun = args.rerun == "all"
     if args.all:
-        return run_all(train, configs, rerun=rerun)
-    return run_one(train, configs[resolve_index(args.index, len(configs))], rerun=rerun)
+        return run_all(lazy_train, configs, rerun=rerun)
+    return run_one(lazy_train, configs[resolve_index(args.index, len(configs))], rerun=rerun)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -111,6 +132,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (ConfigError, KeyError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
+    except SubmitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Optional
 
 from scaling_laws.config import ConfigError, ExperimentConfig, build_config, check_dataset_exists
 from scaling_laws.models import architecture
-from scaling_laws.models.memory import USABLE_FRACTION, model_state_bytes
+from scaling_laws.models.memory import model_state_bytes
 
 RunKey = tuple[str, str]  # (folder_name, label)
 _deferred: ContextVar[Optional[dict[RunKey, str]]] = ContextVar("deferred_problems", default=None)
@@ -48,14 +48,17 @@ def _check_machine(cfg: ExperimentConfig) -> None:
 
 
 def check_fits_device(cfg: ExperimentConfig) -> None:
-    """The model's training state plus one sequence's activations must fit gpu_memory_gb, or no micro-batch can."""
+    """The model's training state plus one sequence's activations must fit in gpu_memory_gb, or no micro-batch can.
+
+    The micro-batch rule (models/memory.py) keeps a margin and falls back to one sequence when even
+    that does not fit it; this check refuses only what cannot fit in the whole device.
+    """
     arch = architecture(cfg.architecture)
     total = arch.param_counts(cfg).total
     needed = model_state_bytes(total) + arch.activation_bytes_per_sequence(cfg)
-    usable = USABLE_FRACTION * cfg.gpu_memory_gb * 2**30
-    if needed > usable:
+    if needed > cfg.gpu_memory_gb * 2**30:
         raise ConfigError(
             f"hidden_dim={cfg.hidden_dim} (num_layers={cfg.num_layers}) makes a model of {total:.3g} parameters "
             f"that needs {needed / 2**30:.3g} GiB for its training state and one sequence, more than "
-            f"gpu_memory_gb={cfg.gpu_memory_gb:g} allows ({USABLE_FRACTION:.0%} usable); use a smaller model, or "
-            "raise gpu_memory_gb if the device really has that much")
+            f"gpu_memory_gb={cfg.gpu_memory_gb:g}; use a smaller model, or raise gpu_memory_gb if the device "
+            "really has that much")

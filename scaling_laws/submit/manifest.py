@@ -68,10 +68,15 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def manifest_experiment(path: Path, index: int) -> ExperimentConfig:
-    """Entry ``index`` of the manifest at ``path``, validated."""
+def manifest_entry(path: Path, index: int) -> dict:
+    """Entry ``index`` of the manifest at ``path``, as the dict it holds."""
     experiments = read_manifest(path)["experiments"]
     if not 0 <= index < len(experiments):
         raise ConfigError(f"index {index} is out of range: {path} has {len(experiments)} experiments, "
                           f"valid 0..{len(experiments) - 1}")
-    return validate_experiment(experiments[index])
+    return experiments[index]
+
+
+def manifest_experiment(path: Path, index: int) -> ExperimentConfig:
+    """Entry ``index`` of the manifest at ``path``, validated."""
+    return validate_experiment(manifest_entry(path, index))

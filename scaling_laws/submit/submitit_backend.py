@@ -23,8 +23,11 @@ from scaling_laws.config import ExperimentConfig
 from scaling_laws.results_layout import REPO_ROOT, clear_run, results_root, run_paths
 from scaling_laws.running.runner import AttemptResult, TrainFn, attempt
 from scaling_laws.status import Outcome
+from scaling_laws.running.queue import task_comment
+from scaling_laws.submit.guard import one_submission_at_a_time, queue_before_submitting
+from scaling_laws.submit.manifest import build_manifest, write_manifest
 from scaling_laws.submit.resources import DEFAULT_SUBMITIT_TIME_MIN, Resources, mem_gb, time_minutes
-from scaling_laws.submit.selection import describe_counts, select_runs
+from scaling_laws.submit.selection import describe_counts, held_back, select_runs
 from scaling_laws.validate import validate_experiment
 
 POLL_S = 2.0  # --wait: seconds between sacct/squeue checks
@@ -55,8 +58,10 @@ class ExperimentTask(submitit.helpers.Checkpointable):
 
         result = attempt(self.train, cfg, stop_signals=(signum,), after_interrupt=hand_over_to_submitit)
         paths = run_paths(cfg)
-        if result.outcome == Outcome.FAILED:
-            raise RuntimeError(f"{cfg.label} failed: {result.error} (traceback in {paths.log})")
+        if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
+            raise RuntimeError(f"{cfg.label} {result.outcome}: {result.error} (see {paths.log})")
+        if result.outcome == Outcome.BUSY:
+            raise RuntimeError(f"{cfg.label} not run: another live attempt holds it ({paths.lock})")
         if result.outcome == Outcome.INTERRUPTED:
             raise RuntimeError(f"{cfg.label} was stopped and not requeued; checkpoint {paths.checkpoint}")
         return result.summary
@@ -66,7 +71,7 @@ class ExperimentTask(submitit.helpers.Checkpointable):
         return submitit.helpers.DelayedSubmission(self, experiment)
 
 
-def make_executor(study: str, folder: Path, resources: Resources, count: int) -> submitit.AutoExecutor:
+def make_executor(study: str, folder: Path, resources: Resources, count: int, comment: str) -> submitit.AutoExecutor:
     executor = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
     optional = {"slurm_partition": resources.partition, "mem_gb": mem_gb(resources.mem) if resources.mem else None,
                 "gpus_per_node": resources.gpu_count or None}
@@ -74,6 +79,7 @@ def make_executor(study: str, folder: Path, resources: Resources, count: int) ->
     executor.update_parameters(
         name=study, timeout_min=timeout_min, cpus_per_task=resources.cpus,
         slurm_array_parallelism=resources.concurrency or count, slurm_signal_delay_s=resources.grace_s,
+        slurm_comment=comment,  # names the manifest: how --status and later submissions find these tasks
         # the task unpickles ExperimentTask, so it runs in the repository, with results where ours are
         slurm_setup=[f"cd {shlex.quote(str(REPO_ROOT))}",
                      f"export SCALING_RESULTS_DIR={shlex.quote(str(results_root().resolve()))}"],
@@ -84,18 +90,22 @@ def make_executor(study: str, folder: Path, resources: Resources, count: int) ->
 def submit_study(study: str, configs: list[ExperimentConfig], resources: Resources, train: TrainFn,
                  rerun: Optional[str] = None, wait: bool = False) -> int:
     """Submit the runs --rerun selects (as submit_job.sh would) as one array; print the job ids."""
-    indices, counts = select_runs(configs, rerun)
-    print(f"{study}: {len(configs)} experiments ({describe_counts(counts)}); "
-          f"submitting {len(indices)} through submitit", flush=True)
-    if not indices:
-        return 0
-    chosen = [configs[i] for i in indices]
-    if rerun == "all":
-        for cfg in chosen:
-            clear_run(run_paths(cfg))
-    folder = results_root() / chosen[0].folder_name / ".submitit"
-    jobs = make_executor(study, folder, resources, len(chosen)).map_array(ExperimentTask(train),
-                                                                          [cfg.to_dict() for cfg in chosen])
+    with one_submission_at_a_time(study, configs[0].folder_name, dry_run=False):
+        indices, counts = select_runs(configs, rerun, queue=queue_before_submitting(dry_run=False))
+        print(f"{study}: {len(configs)} experiments ({describe_counts(counts)}); "
+              f"submitting {len(indices)} through submitit", flush=True)
+        for line in held_back(counts, rerun):
+            print(line, flush=True)
+        if not indices:
+            return 0
+        chosen = [configs[i] for i in indices]
+        if rerun == "all":
+            for cfg in chosen:
+                clear_run(run_paths(cfg))
+        manifest = write_manifest(build_manifest(study, chosen, indices))  # task i runs chosen[i]: entry i + 0
+        folder = results_root() / chosen[0].folder_name / ".submitit"
+        executor = make_executor(study, folder, resources, len(chosen), task_comment(manifest, 0))
+        jobs = executor.map_array(ExperimentTask(train), [cfg.to_dict() for cfg in chosen])
     for cfg, job in zip(chosen, jobs):
         print(f"submitted {cfg.folder_name}/{cfg.label} as job {job.job_id}", flush=True)
     return wait_for(jobs, [cfg.label for cfg in chosen]) if wait else 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scaling_laws.config import ConfigError
 from scaling_laws.results_layout import atomic_write_bytes, atomic_write_json
 
 STDLIB = "stdlib"
@@ -23,7 +24,7 @@ CACHE_ENV = "SCALING_DATA_CACHE"
 SPLIT_BLOCKS = 20  # text corpora are cut into this many blocks; data_seed picks the validation ones
 
 
-class DataError(ValueError):
+class DataError(ConfigError):
     """Data that cannot be trained on; the message says what to provide instead."""
 
 
