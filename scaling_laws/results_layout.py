@@ -8,6 +8,7 @@
     results/<folder_name>/<label>.failed        the last attempt raised: error and traceback (JSON)
     results/<folder_name>/<label>.heartbeat     touched every few seconds while an attempt runs
     results/<folder_name>/<label>.lock          locked (flock) by the one attempt that holds the run; never removed
+    results/<folder_name>/.discarded/<time>/    results a submission with --rerun all set aside
 
 A run is complete only when its ``.done`` marker exists; nothing else implies completion.
 """
@@ -245,7 +246,35 @@ def is_complete(paths: RunPaths) -> bool:
     return paths.done_marker.exists()
 
 
+RESULT_FILES = ("csv", "config_json", "done_marker", "checkpoint", "failed_marker")  # what --rerun all discards
+
+
 def clear_run(paths: RunPaths) -> None:
     """Remove a run's outputs (for --rerun)."""
-    for path in (paths.csv, paths.config_json, paths.done_marker, paths.checkpoint, paths.failed_marker):
-        path.unlink(missing_ok=True)
+    for name in RESULT_FILES:
+        getattr(paths, name).unlink(missing_ok=True)
+
+
+def set_aside(paths: RunPaths, into: Path) -> list[tuple[Path, Path]]:
+    """Move a run's outputs into folder ``into`` (a submission with --rerun all, before it submits);
+    returns the moves, so that ``put_back`` can undo them if the submission fails."""
+    moves = []
+    for name in RESULT_FILES:
+        source = getattr(paths, name)
+        if source.exists():
+            into.mkdir(parents=True, exist_ok=True)
+            os.replace(source, into / source.name)
+            moves.append((source, into / source.name))
+    return moves
+
+
+def put_back(moves: list[tuple[Path, Path]]) -> None:
+    """Undo ``set_aside``, removing the folders it made once they are empty."""
+    for source, moved in moves:
+        os.replace(moved, source)
+    for folder in {moved.parent for _, moved in moves}:
+        for empty in (folder, folder.parent):
+            try:
+                empty.rmdir()
+            except OSError:
+                break

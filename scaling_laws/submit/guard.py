@@ -8,12 +8,17 @@ queue (running/queue.py) tells which runs Slurm already holds, pending, requeued
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterator
 
-from scaling_laws.results_layout import results_root
+from scaling_laws.results_layout import results_root, run_paths_for, set_aside
 from scaling_laws.running.claim import ExclusiveLock
 from scaling_laws.running.queue import QueuedTask, RunKey, queue_snapshot
 from scaling_laws.submit.manifest import MANIFESTS_DIR
+
+
+DISCARDED_DIR = ".discarded"
 
 
 class SubmitError(RuntimeError):
@@ -53,3 +58,16 @@ def queue_before_submitting(dry_run: bool) -> dict[RunKey, QueuedTask]:
     if note:
         print(f"note: {note}; a real submission would refuse")
     return queue
+
+
+def discard_old_results(experiments: list[dict]) -> list[tuple[Path, Path]]:
+    """--rerun all: move the runs' old results to results/<folder>/.discarded/<UTC time>/ before submitting
+    (kept, not deleted); returns the moves, undone with results_layout.put_back if submitting fails."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    moves = []
+    for exp in experiments:
+        paths = run_paths_for(exp["folder_name"], exp["label"])
+        moves += set_aside(paths, paths.folder / DISCARDED_DIR / stamp)
+    if moves:
+        print(f"--rerun all: moved {len(moves)} old result files to .discarded/{stamp}/ in their study folders")
+    return moves

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Optional
 
 from scaling_laws.config import ConfigError
-from scaling_laws.results_layout import REPO_ROOT, clear_run, results_root, run_paths_for
+from scaling_laws.results_layout import REPO_ROOT, put_back, results_root
 from scaling_laws.running.queue import task_comment
 from scaling_laws.studies.loader import load_study
-from scaling_laws.submit.guard import SubmitError, one_submission_at_a_time, queue_before_submitting
+from scaling_laws.submit.guard import SubmitError, discard_old_results, one_submission_at_a_time, \
+    queue_before_submitting
 from scaling_laws.submit.manifest import build_manifest, manifest_path, write_manifest
 from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun, positive_int
 from scaling_laws.submit.selection import describe_counts, held_back, select_runs
@@ -215,9 +216,7 @@ def submit(args: argparse.Namespace, plan: Plan, resources: Resources) -> list[s
         print(f"would write {plan.manifest_file} ({len(plan.manifest['experiments'])} experiments) and {script}:")
         print(text, end="")
         return submit_chunks(script, plan.manifest_file, plan.chunks, args.concurrency, args.dry_run)
-    if args.rerun == "all":
-        for exp in plan.manifest["experiments"]:
-            clear_run(run_paths_for(exp["folder_name"], exp["label"]))
+    moved = discard_old_results(plan.manifest["experiments"]) if args.rerun == "all" else []
     write_manifest(plan.manifest)
     script.write_text(text)
     array_log_dir(results, folder).mkdir(parents=True, exist_ok=True)
@@ -226,9 +225,10 @@ def submit(args: argparse.Namespace, plan: Plan, resources: Resources) -> list[s
         return submit_chunks(script, plan.manifest_file, plan.chunks, args.concurrency, args.dry_run)
     except PartlySubmitted:
         raise
-    except SubmitError:  # nothing was submitted: leave nothing behind
+    except SubmitError:  # nothing was submitted: leave nothing behind, lose nothing
         plan.manifest_file.unlink(missing_ok=True)
         script.unlink(missing_ok=True)
+        put_back(moved)
         raise
 
 

@@ -20,11 +20,12 @@ import submitit
 from submitit.core.utils import UncompletedJobError
 
 from scaling_laws.config import ExperimentConfig
-from scaling_laws.results_layout import REPO_ROOT, clear_run, results_root, run_paths
+from scaling_laws.results_layout import REPO_ROOT, put_back, results_root, run_paths
 from scaling_laws.running.runner import AttemptResult, TrainFn, attempt
 from scaling_laws.status import Outcome
 from scaling_laws.running.queue import task_comment
-from scaling_laws.submit.guard import one_submission_at_a_time, queue_before_submitting
+from scaling_laws.submit.guard import SubmitError, discard_old_results, one_submission_at_a_time, \
+    queue_before_submitting
 from scaling_laws.submit.manifest import build_manifest, write_manifest
 from scaling_laws.submit.resources import DEFAULT_SUBMITIT_TIME_MIN, Resources, mem_gb, time_minutes
 from scaling_laws.submit.selection import describe_counts, held_back, select_runs
@@ -99,13 +100,16 @@ def submit_study(study: str, configs: list[ExperimentConfig], resources: Resourc
         if not indices:
             return 0
         chosen = [configs[i] for i in indices]
-        if rerun == "all":
-            for cfg in chosen:
-                clear_run(run_paths(cfg))
+        moved = discard_old_results([cfg.to_dict() for cfg in chosen]) if rerun == "all" else []
         manifest = write_manifest(build_manifest(study, chosen, indices))  # task i runs chosen[i]: entry i + 0
         folder = results_root() / chosen[0].folder_name / ".submitit"
         executor = make_executor(study, folder, resources, len(chosen), task_comment(manifest, 0))
-        jobs = executor.map_array(ExperimentTask(train), [cfg.to_dict() for cfg in chosen])
+        try:
+            jobs = executor.map_array(ExperimentTask(train), [cfg.to_dict() for cfg in chosen])
+        except Exception as error:  # noqa: BLE001 - submitit wraps sbatch's refusal in its own errors
+            manifest.unlink(missing_ok=True)
+            put_back(moved)
+            raise SubmitError(f"submitit could not submit {study}: {error}") from None
     for cfg, job in zip(chosen, jobs):
         print(f"submitted {cfg.folder_name}/{cfg.label} as job {job.job_id}", flush=True)
     return wait_for(jobs, [cfg.label for cfg in chosen]) if wait else 0
