@@ -21,7 +21,9 @@ from typing import Optional
 import pytest
 from conftest import rows_without_timing
 
-from scaling_laws.submit.manifest import read_manifest
+from experiment_utils import gen_experim
+from scaling_laws.submit.manifest import build_manifest, read_manifest, write_manifest
+from scaling_laws.validate import validate_experiment
 from scaling_laws.results_layout import read_json, read_metrics_rows, run_paths_for
 from slurm_fixtures import JobOutcome, local_slurm  # noqa: F401  (local_slurm is the fixture)
 from scaling_laws.submit.sbatch import max_array_size_from_scontrol
@@ -257,6 +259,25 @@ def test_killed_runs_with_a_cut_csv_or_a_bad_checkpoint_rerun_to_the_uninterrupt
     for paths in (cut, bad):
         assert paths.done_marker.exists()
         assert rows_without_timing(paths.csv) == rows_without_timing(reference.csv)
+
+
+def test_array_tasks_that_all_run_one_run_train_it_once(submitted, local_slurm):
+    cfg = validate_experiment(gen_experim(16, label="shared", folder_name="CLAIM", num_layers=1, seq_length=32,
+                                          target_effective_batch_size=8, eval_sequences=16,
+                                          max_tokens_training=8 * 32 * 150)[0])
+    manifest = write_manifest(build_manifest("CLAIM", [cfg], [0]), root=submitted.root)
+    task = (f"cd {REPO} && SCALING_RESULTS_DIR={submitted.root} exec {sys.executable} experiments.py "
+            f"--manifest {manifest} --index 0")
+    job = local_slurm.sbatch(["--array=0-2", f"--output={submitted.root}/claim-%a.out", "--export=ALL",
+                              "--wrap", task])
+
+    outcomes = local_slurm.wait_for_jobs([job], timeout_s=WAIT_S)
+
+    paths = submitted.paths("CLAIM", "shared")
+    assert paths.log.read_text().count("training starts from step 0") == 1  # one trained
+    assert paths.done_marker.exists() and len(read_metrics_rows(paths.csv)) == 150
+    busy = [o for o in outcomes.values() if o != JobOutcome("COMPLETED", 0, 0)]
+    assert all(o == JobOutcome("FAILED", 3, 0) for o in busy)  # the others were busy, or skipped it done
 
 
 def test_a_study_submitted_twice_at_once_is_queued_once(submitted, local_slurm):
