@@ -68,8 +68,9 @@ def changes_against_results(paths: RunPaths, cfg: ExperimentConfig) -> list[str]
     return [] if recorded is None else identity_changes(recorded, cfg.to_dict())
 
 
-def mismatch_message(cfg: ExperimentConfig, changes: list[str], where: str = "its results") -> str:
-    return (f"{cfg.folder_name}/{cfg.label}: {where} were written with another config ({'; '.join(changes)}); "
+def mismatch_message(changes: list[str], where: str = "its results") -> str:
+    """Why a run may not use the files of its label, and the two ways out."""
+    return (f"{where} were written with another config ({'; '.join(changes)}); "
             "not resuming or skipping them. Give the changed experiment a new label, or pass --rerun all to "
             "discard the old results and train it again")
 
@@ -78,4 +79,4 @@ def check_same_run(paths: RunPaths, cfg: ExperimentConfig) -> None:
     """Raise RunMismatch when the run's existing results belong to another config."""
     changes = changes_against_results(paths, cfg)
     if changes:
-        raise RunMismatch(mismatch_message(cfg, changes))
+        raise RunMismatch(mismatch_message(changes))

@@ -25,12 +25,14 @@ def boot_id() -> Optional[str]:
 
 
 def process_start(pid: int) -> Optional[int]:
-    """The start time of process ``pid`` in clock ticks since boot (Linux /proc); None if there is no such process."""
+    """The start time of process ``pid`` in clock ticks since boot (Linux /proc); None if there is no such
+    process, or only its corpse (a zombie: killed, not yet reaped by its parent)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22, counted after the command name
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name: field 3 (state) onwards
+    return None if fields[0] in ("Z", "X") else int(fields[19])  # field 22: start time
 
 
 def this_process() -> dict[str, Any]:

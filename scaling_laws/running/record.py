@@ -90,11 +90,11 @@ class RunRecord:
         if record.get("data_sha256") != data_sha:
             changes.append(f"dataset content sha256 {str(record.get('data_sha256'))[:12]} -> {data_sha[:12]}")
         if changes:
-            raise RunMismatch(mismatch_message(self.cfg, changes, where="its checkpoint and CSV"))
+            raise RunMismatch(mismatch_message(changes, where="its checkpoint and CSV"))
         if step >= total_steps:
-            raise RunMismatch(f"{self.cfg.folder_name}/{self.cfg.label}: checkpoint {self.paths.checkpoint} is at "
-                              f"step {step}, but this run has only {total_steps} steps; pass --rerun all to train "
-                              "it again, or give the new budget a new label")
+            raise RunMismatch(f"checkpoint {self.paths.checkpoint} is at step {step}, but this run has only "
+                              f"{total_steps} steps; pass --rerun all to train it again, or give the new budget "
+                              "a new label")
 
     def _start_over(self, state: Optional[dict], problem: Optional[str], total_steps: int) -> None:
         """Main process: say why, set the bad checkpoint aside, and write a fresh config JSON and CSV."""

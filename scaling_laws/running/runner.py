@@ -194,7 +194,7 @@ def _attempt_logged(train: TrainFn, cfg: ExperimentConfig, paths: RunPaths, chan
     """Inside the run's log: refuse a changed run, else train with a heartbeat and stop signals."""
     try:
         if changes:
-            raise ConfigError(mismatch_message(cfg, changes))
+            raise ConfigError(mismatch_message(changes))
         paths.failed_marker.unlink(missing_ok=True)
         with Heartbeat(paths.heartbeat), StopSignals(stop_signals) as stop:
             result = _train_logged(train, cfg, paths, stop)
