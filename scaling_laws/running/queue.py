@@ -66,6 +66,8 @@ def squeue_lines() -> list[str]:
     cmd = ["squeue", "-h", "-r", "-O", ",".join(f"{field}:|" for field in SQUEUE_FIELDS)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise QueueUnavailable("squeue is not on PATH (no Slurm here?)") from None
     except (OSError, subprocess.TimeoutExpired) as error:
         raise QueueUnavailable(f"`squeue` could not run ({error})") from None
     if proc.returncode != 0:
