@@ -212,7 +212,8 @@ def requeue_on_time_limit(result: AttemptResult) -> AttemptResult:
     try:
         job = requeue_self()
     except RequeueError as error:
-        log.error("could not requeue: %s; rerun the task to resume from the checkpoint", error)
+        log.error("could not requeue: %s, and Slurm shows no restart of this task; resubmit it (submit_job.sh "
+                  "STUDY --rerun failed) to resume from the checkpoint", error)
         return result
     log.info("requeued Slurm task %s: it resumes from step %s", job, result.summary["optimizer_steps"])
     return AttemptResult(Outcome.REQUEUED, result.summary, result.signal)
