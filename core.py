@@ -40,6 +40,7 @@ class Trainer:
         self.autocast_dtype = autocast_dtype(cfg, self.device)
         self.data = data_module.load_token_data(cfg.dataset, cfg.val_fraction, cfg.data_seed)
         data_module.check_fits(self.data, cfg.seq_length, cfg.vocab_size)
+        data_module.warn_if_repeating(self.data, cfg)
         self.raw_model = build_model(cfg).to(self.device)
         self.model = dist.wrap(self.raw_model, self.device)
         if cfg.compile:

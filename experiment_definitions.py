@@ -5,7 +5,11 @@ Add a study by decorating a function that returns a list of experiments built wi
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
+from scaling_laws.config import ConfigError
 from scaling_laws.studies.registry import STUDIES, study
 
 __all__ = ["STUDIES", "study"]
@@ -27,20 +31,34 @@ def demo() -> list[dict]:
     return ladder + create_isoflop_experiments(isoflop_widths, DEMO_FLOP_BUDGETS)
 
 
-# GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets.
-GPU_SETTINGS = dict(seq_length=512, target_effective_batch_size=64, learning_rate=1e-3, eval_interval=200,
-                    eval_sequences=256)
+# The GPU studies need far more tokens than the built-in corpus holds (at 20 tokens per parameter, width
+# 1024 would pass over it hundreds of times), so they train on a corpus you prepare once (README, Data):
+#     python -m scaling_laws.data.prepare CORPUS data/gpu_corpus --tokenizer bpe --vocab-size 32768
+# GPU_DATASET names that folder: set $SCALING_GPU_DATASET or edit the default. Until the folder exists these
+# studies stop at definition time, saying so.
+GPU_DATASET = os.environ.get("SCALING_GPU_DATASET", str(Path(__file__).resolve().parent / "data" / "gpu_corpus"))
+
+
+
+def gpu_settings() -> dict:
+    """GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets, GPU_DATASET."""
+    if not Path(GPU_DATASET).exists():
+        raise ConfigError(f"the GPU studies train on GPU_DATASET={GPU_DATASET!r}, which does not exist yet: prepare "
+                          f"a corpus there with `python -m scaling_laws.data.prepare CORPUS {GPU_DATASET} --tokenizer "
+                          "bpe --vocab-size 32768`, or point $SCALING_GPU_DATASET at a prepared one")
+    return dict(seq_length=512, target_effective_batch_size=64, learning_rate=1e-3, eval_interval=200,
+                eval_sequences=256, dataset=GPU_DATASET)
 
 
 @study("TRANSFORMER_SCALING")
 def transformer_scaling() -> list[dict]:
-    return sum((gen_experim(d, folder_name="TRANSFORMER_SCALING", **GPU_SETTINGS)
+    return sum((gen_experim(d, folder_name="TRANSFORMER_SCALING", **gpu_settings())
                 for d in (128, 192, 256, 384, 512, 768, 1024)), [])
 
 
 @study("TRANSFORMER_LR_SWEEP")
 def transformer_lr_sweep() -> list[dict]:
-    widths = sum((gen_experim(d, folder_name="TRANSFORMER", **GPU_SETTINGS) for d in (128, 256, 512)), [])
+    widths = sum((gen_experim(d, folder_name="TRANSFORMER", **gpu_settings()) for d in (128, 256, 512)), [])
     return create_multi_lr_experiments(widths, [5e-4, 1e-3, 2e-3, 4e-3])
 
 
@@ -48,7 +66,7 @@ def transformer_lr_sweep() -> list[dict]:
 def activation_experiments() -> list[dict]:
     return [exp for d in (128, 256, 512) for act in ("gelu", "relu", "swiglu")
             for exp in gen_experim(d, label=f"d{d}_{act}", folder_name="ACTIVATION_EXPERIMENTS",
-                                   activation=act, **GPU_SETTINGS)]
+                                   activation=act, **gpu_settings())]
 
 
 # Seconds per run on one CPU core: checks that an installation or a cluster works end to end.

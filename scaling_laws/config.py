@@ -43,7 +43,7 @@ class ExperimentConfig:
     ffn_dim: int  # MLP inner width (gen_experim: 4d for gelu/relu, ~8d/3 for swiglu)
     activation: str = "gelu"  # MLP nonlinearity: gelu, relu or swiglu
     tie_embeddings: bool = True  # share input embedding and output projection weights
-    vocab_size: int = 256  # token vocabulary; 256 for the built-in byte-level data
+    vocab_size: int  # token vocabulary (gen_experim: the dataset's, 256 for bytes); may exceed the dataset's, not be below
     seq_length: int = 128  # tokens per training sequence (context length)
     # --- muP (not available yet: rejected if turned on) ---
     use_mup: bool = False  # maximal-update parametrisation; arrives with the muP issue
@@ -70,8 +70,9 @@ class ExperimentConfig:
     eval_interval: int = 50  # optimizer steps between validation passes (and at the last step)
     eval_sequences: int = 64  # validation windows per pass: fixed, evenly spaced, same for every model
     # --- data ---
-    dataset: str = "stdlib"  # "stdlib", a .txt file, a directory of .txt, or a dir with train.bin/val.bin
-    val_fraction: float = 0.1  # share of the corpus held out for validation (ignored for .bin pairs)
+    dataset: str = "stdlib"  # "stdlib", a .txt file, a directory of .txt, or a folder made by scaling_laws.data.prepare
+    val_fraction: float = 0.1  # share of a byte-level corpus held out for validation (prepared data: split at prepare)
+    max_epochs: float = 1.0  # warn (at definition and run start) when a run passes over its training split more often
     # --- execution ---
     device: str = "auto"  # auto, cpu or cuda (auto picks cuda when available)
     dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
@@ -159,7 +160,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _check_positive(cfg, "hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length",
                     "max_tokens_training", "target_effective_batch_size", "batch_size",
                     "gradient_accumulation_steps", "gpu_memory_gb", "learning_rate", "eps",
-                    "eval_interval", "eval_sequences", "token_to_param_ratio")
+                    "eval_interval", "eval_sequences", "token_to_param_ratio", "max_epochs")
     _require(cfg.batch_size * cfg.gradient_accumulation_steps == cfg.target_effective_batch_size,
              f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
              f"= {cfg.batch_size * cfg.gradient_accumulation_steps} != target_effective_batch_size="
@@ -173,7 +174,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _require(cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip!r} must be >= 0 (0 disables clipping)")
     _require(cfg.dataset == "stdlib" or Path(cfg.dataset).exists(),
              f"dataset={cfg.dataset!r} does not exist; use 'stdlib' (built in), a .txt file, a directory "
-             "of .txt files, or a directory holding train.bin and val.bin (uint16 tokens)")
+             "of .txt files, or a folder made by `python -m scaling_laws.data.prepare SRC OUT`")
     _require(not cfg.use_mup, "use_mup=True is not available yet: muP arrives with its own issue; "
                               "remove use_mup or set it to False")
     _require(cfg.mup_base_width is None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
+from scaling_laws.data.spec import summarize
 from scaling_laws.models import architecture, param_counts
 from scaling_laws.models.memory import choose_micro_batch
 
@@ -36,6 +37,11 @@ def _shape(name: str) -> Callable[[Fields], Fields]:
     return lambda fields: {name: architecture(fields["architecture"]).default_shape(fields)[name]}
 
 
+def _vocabulary(fields: Fields) -> Fields:
+    """The dataset's vocabulary: meta.json's for a prepared dataset, 256 for byte-level text."""
+    return {"vocab_size": summarize(fields["dataset"], fields["val_fraction"], fields["data_seed"]).vocab_size}
+
+
 def _token_budget(fields: Fields) -> Fields:
     total = param_counts(SimpleNamespace(**fields)).total
     return {"max_tokens_training": round(fields["token_to_param_ratio"] * total)}
@@ -56,6 +62,8 @@ def _micro_batch(fields: Fields) -> Fields:
 
 
 DERIVED: tuple[Derived, ...] = (
+    Derived(("vocab_size",), ("dataset",), _vocabulary,
+            "the dataset's vocabulary: vocab_size in its meta.json (prepared data), 256 for byte-level text"),
     Derived(("num_layers",), ("architecture", "hidden_dim"), _shape("num_layers"),
             "the architecture's default depth for the width (transformer: max(2, hidden_dim // 64))"),
     Derived(("num_heads",), ("architecture", "hidden_dim"), _shape("num_heads"),

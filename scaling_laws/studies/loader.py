@@ -19,10 +19,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import sys
 from pathlib import Path
 from typing import Optional
 
 from scaling_laws.config import ConfigError, ExperimentConfig, parse_override
+from scaling_laws.data.spec import run_epochs
 from scaling_laws.studies import registry
 from scaling_laws.studies.build import with_overrides
 from scaling_laws.validate import validate_experiment
@@ -97,10 +99,33 @@ def build_study(build: registry.StudyBuilder, changes: dict) -> list[ExperimentC
     return configs
 
 
+def format_epochs(value: float) -> str:
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def epoch_warning(name: str, configs: list[ExperimentConfig]) -> Optional[str]:
+    """A warning when runs of the study pass over their training split more than max_epochs times."""
+    over = [(cfg, epochs) for cfg in configs if (epochs := run_epochs(cfg)) > cfg.max_epochs]
+    if not over:
+        return None
+    listed = ", ".join(f"{cfg.label} {format_epochs(epochs)}" for cfg, epochs in over[:6]) + (", ..." if len(over) > 6 else "")
+    return (f"{len(over)} of {len(configs)} runs of {name} pass over their training split more than max_epochs="
+            f"{over[0][0].max_epochs:g} times (epochs: {listed}): their loss measures memorisation as much as "
+            "learning; train on a larger dataset (python -m scaling_laws.data.prepare), lower max_tokens_training, "
+            "or raise max_epochs")
+
+
 def load_study(name: str, overrides: list[str] = (), definitions: Optional[str] = None) -> list[ExperimentConfig]:
-    """The study's fully resolved, validated experiments, ``key=value`` overrides applied."""
+    """The study's fully resolved, validated experiments, ``key=value`` overrides applied.
+
+    Warns on stderr when runs would repeat their data more than max_epochs times.
+    """
     studies = load_studies(definitions)
     if name not in studies:
         raise ConfigError(f"unknown study {name!r}; known studies: {', '.join(sorted(studies))}")
     check_study_name(name)
-    return build_study(studies[name], dict(parse_override(text) for text in overrides))
+    configs = build_study(studies[name], dict(parse_override(text) for text in overrides))
+    warning = epoch_warning(name, configs)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    return configs

@@ -1,35 +1,43 @@
 """Text tables for ``experiments.py --list`` and ``--status``: studies, and the runs of one study."""
 from __future__ import annotations
 
-from scaling_laws.config import ExperimentConfig
+from scaling_laws.config import ConfigError, ExperimentConfig
 from scaling_laws.counting import chinchilla_flops
+from scaling_laws.data.spec import run_epochs
 from scaling_laws.models import param_counts
 from scaling_laws.results_layout import run_paths
 from scaling_laws.running.status import run_state
 from scaling_laws.status import RunStatus
-from scaling_laws.studies.loader import StudyBuilders, build_study
+from scaling_laws.studies.loader import StudyBuilders, build_study, format_epochs
 
 
 def format_study_list(studies: StudyBuilders) -> str:
-    lines = [f"{'study':<26} {'runs':>5} {'params (min..max)':>22} {'total FLOPs':>12}"]
+    """One line per study; a study that cannot be built (its dataset is missing, say) shows why."""
+    lines = [f"{'study':<26} {'runs':>5} {'params (min..max)':>22} {'total FLOPs':>12} {'max epochs':>10}"]
     for name, build in sorted(studies.items()):
-        configs = build_study(build, {})
+        try:
+            configs = build_study(build, {})
+        except ConfigError as error:
+            lines.append(f"{name:<26} {'-':>5}  cannot build: {error}")
+            continue
         sizes = [param_counts(cfg).total for cfg in configs]
         flops = sum(chinchilla_flops(size, cfg.max_tokens_training) for size, cfg in zip(sizes, configs))
-        lines.append(f"{name:<26} {len(configs):>5} {_si(min(sizes)) + '..' + _si(max(sizes)):>22} {flops:>12.2e}")
+        most_epochs = max(run_epochs(cfg) for cfg in configs)
+        lines.append(f"{name:<26} {len(configs):>5} {_si(min(sizes)) + '..' + _si(max(sizes)):>22} {flops:>12.2e} "
+                     f"{format_epochs(most_epochs):>10}")
     return "\n".join(lines)
 
 
 def format_study_table(configs: list[ExperimentConfig]) -> str:
-    header = (f"{'index':>5}  {'label':<24} {'params':>8} {'tokens':>8} {'FLOPs':>9} "
+    header = (f"{'index':>5}  {'label':<24} {'params':>8} {'tokens':>8} {'epochs':>7} {'FLOPs':>9} "
               f"{'micro x accum':>13}  status")
     lines = [header]
     for index, cfg in enumerate(configs):
         total = param_counts(cfg).total
         batching = f"{cfg.batch_size} x {cfg.gradient_accumulation_steps}"
         lines.append(f"{index:>5}  {cfg.label:<24} {_si(total):>8} {_si(cfg.max_tokens_training):>8} "
-                     f"{chinchilla_flops(total, cfg.max_tokens_training):>9.2e} {batching:>13}  "
-                     f"{run_state(run_paths(cfg)).status}")
+                     f"{format_epochs(run_epochs(cfg)):>7} {chinchilla_flops(total, cfg.max_tokens_training):>9.2e} "
+                     f"{batching:>13}  {run_state(run_paths(cfg)).status}")
     return "\n".join(lines)
 
 
