@@ -1,6 +1,7 @@
 """scaling_laws/data/prepare.py: corpus in, train.bin / val.bin / meta.json out, on small real corpora."""
 import hashlib
 import json
+import math
 import subprocess
 import sys
 
@@ -185,3 +186,38 @@ def test_describe_bins_checks_files_made_elsewhere(tmp_path):
     meta = describe_bins(tmp_path, "uint32", vocab_size=5000)
     assert meta.tokens == {"train": 3000, "val": 500} and meta.max_token_id == 4999
     assert meta.sha256["train"] == hashlib.sha256(tokens.tobytes()).hexdigest()
+
+
+def test_prepare_train_fit_end_to_end_on_a_small_real_corpus(tmp_path, results_dir, capsys):
+    from core import train
+    from experimental_analysis.fit_scaling_analysis import main as fit_main
+    from experiment_utils import gen_experim
+    from scaling_laws.results_layout import read_json, read_metrics_rows, run_paths
+    from scaling_laws.running.runner import run_all
+    from scaling_laws.validate import validate_experiment
+
+    write_jsonl(tmp_path / "docs.jsonl", stdlib_texts(30))
+    assert run_cli(tmp_path / "docs.jsonl", tmp_path / "data", "--tokenizer", "bpe", "--vocab-size", "512",
+                   "--block-tokens", "1024", "--no-progress").returncode == 0
+    meta = read_meta(tmp_path / "data")
+    small = dict(num_layers=1, seq_length=32, target_effective_batch_size=8, max_tokens_training=8 * 32 * 60,
+                 eval_interval=20, eval_sequences=16, learning_rate=3e-3, dataset=str(tmp_path / "data"))
+    experiments = sum((gen_experim(d, folder_name="E2E", **small) for d in (8, 12, 16, 24)), [])
+    experiments += gen_experim(8, label="repeats", folder_name="E2E_REPEAT", max_epochs=0.001,
+                               **{**small, "max_tokens_training": 8 * 32 * 5})
+    configs = [validate_experiment(e) for e in experiments]
+    assert {cfg.vocab_size for cfg in configs} == {512}
+    assert run_all(train, configs) == 0
+    record = read_json(run_paths(configs[0]).config_json)["dataset"]
+    assert record["sha256"] == meta.fingerprint and record["train_tokens"] == meta.tokens["train"]
+    assert record["vocab_size"] == 512 and record["tokenizer"] == "bpe"
+    assert record["epochs"] == pytest.approx(8 * 32 * 60 / meta.tokens["train"])
+    assert "more than max_epochs=0.001: its loss measures memorisation" in run_paths(configs[-1]).log.read_text()
+    assert "max_epochs" not in run_paths(configs[0]).log.read_text()
+    capsys.readouterr()
+    assert fit_main([str(results_dir / "E2E"), "--n-bootstrap", "10"]) == 0
+    fit = read_json(results_dir / "E2E" / "analysis" / "fit.json")
+    assert len(fit["runs_used"]) == 4 and fit["fits"]["kaplan_N"]["n_points"] == 4
+    val_losses = [float(read_metrics_rows(run_paths(cfg).csv)[-1]["val_loss"]) for cfg in configs[:4]]
+    assert max(val_losses) < math.log(512) - 0.3  # every model learnt: below a uniform guess over 512 tokens
+    assert val_losses == sorted(val_losses, reverse=True)  # and the loss falls with size
