@@ -36,7 +36,7 @@ from scaling_laws.data.meta import (META_NAME, SPLITS, TOKEN_DTYPES, DatasetMeta
 from scaling_laws.data.sources import Source, find_sources, read_pieces
 from scaling_laws.data.tokenizer import ByteTokenizer, Tokenizer, load_tokenizer_json, train_bpe
 
-BATCH_CHARS = 1 << 22  # characters tokenised per encode_batch call
+BATCH_CHARS = 1 << 20  # characters per encode_batch call: bounds memory (encodings cost ~50 B per char)
 DEFAULT_BLOCK_TOKENS = 8192
 DEFAULT_BPE_SAMPLE_BYTES = 1 << 30
 MAX_LISTED_FILES = 10_000  # meta.json lists each input file up to this many; beyond, counts and one digest

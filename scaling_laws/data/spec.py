@@ -82,6 +82,11 @@ def _stdlib_files_once() -> list[Path]:
     return stdlib_files()
 
 
+@lru_cache(maxsize=1)
+def _stdlib_bytes_once() -> int:
+    return sum(p.stat().st_size for p in _stdlib_files_once())
+
+
 def block_edges(total: int) -> np.ndarray:
     return np.linspace(0, total, SPLIT_BLOCKS + 1).astype(np.int64)
 
@@ -105,7 +110,7 @@ def summarize(spec: str, val_fraction: float, data_seed: int) -> DatasetSummary:
         stat = (path / META_NAME).stat()
         return _prepared_summary(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     name, files = byte_sources(spec)
-    total = sum(p.stat().st_size for p in files)
+    total = _stdlib_bytes_once() if spec == STDLIB else sum(p.stat().st_size for p in files)
     train, val = byte_split_sizes(total, val_fraction, data_seed)
     return DatasetSummary(name=name, kind="bytes", vocab_size=BYTE_VOCAB_SIZE, train_tokens=train, val_tokens=val)
 
