@@ -16,6 +16,7 @@ from scaling_laws.data import DataError, prepare as prepare_module, sources
 from scaling_laws.data.meta import read_meta
 from scaling_laws.data.prepare import describe_bins, is_validation_block, prepare
 from scaling_laws.data.tokenizer import ByteTokenizer, train_bpe
+from scaling_laws.training.data import load_token_data
 
 
 def run_cli(*args):
@@ -166,6 +167,11 @@ def test_an_existing_dataset_is_kept_unless_overwrite(tmp_path):
     with pytest.raises(DataError, match="already holds a dataset .*pass --overwrite"):
         prepare(tmp_path / "a.txt", tmp_path / "out", show_progress=False)
     assert read_meta(tmp_path / "out") == first
+    (tmp_path / "b.jsonl").write_text('{"body": "no text field"}\n')
+    with pytest.raises(DataError, match="has no field 'text'"):
+        prepare(tmp_path / "b.jsonl", tmp_path / "out", overwrite=True, show_progress=False)
+    assert read_meta(tmp_path / "out") == first  # a failed overwrite leaves the old dataset whole
+    assert load_token_data(str(tmp_path / "out"), 0.1, 0).sha256 == first.fingerprint
     (tmp_path / "a.txt").write_text("xyz " * 6000)
     again = prepare(tmp_path / "a.txt", tmp_path / "out", block_tokens=512, overwrite=True, show_progress=False)
     assert sum(again.tokens.values()) == 24000 and read_meta(tmp_path / "out") == again

@@ -62,6 +62,9 @@ def test_a_folder_of_unprepared_files_or_a_missing_dataset_says_how_to_prepare_i
         gen_experim(16, dataset=str(tmp_path))
     with pytest.raises(ConfigError, match="does not exist: use 'stdlib'.*scaling_laws.data.prepare SRC"):
         gen_experim(16, dataset=str(tmp_path / "nope"))
+    with pytest.raises(ConfigError, match=rf"docs.jsonl' is not plain text.*prepare {tmp_path / 'docs.jsonl'} "
+                                          rf"{tmp_path / 'docs'}-prepared"):
+        gen_experim(16, dataset=str(tmp_path / "docs.jsonl"))
 
 
 def test_epochs_and_the_warning_at_definition_time(bpe_dataset):

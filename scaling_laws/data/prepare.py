@@ -172,7 +172,6 @@ def _check_out(out: Path, overwrite: bool) -> None:
     held = [p for p in (out / META_NAME, bin_path(out, "train"), bin_path(out, "val")) if p.exists()]
     if held and not overwrite:
         raise DataError(f"{out} already holds a dataset ({held[0].name}); choose another folder or pass --overwrite")
-    (out / META_NAME).unlink(missing_ok=True)  # while rewriting, the folder is incomplete, never inconsistent
 
 
 def _check_split(writer: SplitWriter, block_tokens: int) -> None:
@@ -204,6 +203,8 @@ def prepare(src: Path, out: Path, tokenizer: str = "bytes", vocab_size: Optional
     try:
         tokenise(sources, encoder, writer, text_field, show_progress)
         _check_split(writer, block_tokens)
+        # From here until the new meta.json, OUT is incomplete (refused by runs), never inconsistent.
+        (out / META_NAME).unlink(missing_ok=True)
         tokenizer_entry = encoder.save(out)
         sha256 = writer.commit()
     except BaseException:

@@ -20,10 +20,12 @@ import numpy as np
 
 from scaling_laws.data import DataError
 from scaling_laws.data.meta import META_NAME, bin_path, read_meta
+from scaling_laws.data.sources import JSONL_SUFFIXES, PARQUET_SUFFIXES
 
 STDLIB = "stdlib"
 BYTE_VOCAB_SIZE = 256
 SPLIT_BLOCKS = 20  # byte-level corpora are cut into this many blocks; data_seed picks the validation ones
+NOT_TEXT_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES + (".arrow", ".bin", ".json")  # corpora to prepare first
 PREPARE_HINT = "python -m scaling_laws.data.prepare SRC {out} --tokenizer bpe --vocab-size 32768"
 
 
@@ -69,6 +71,10 @@ def byte_sources(spec: str) -> tuple[str, list[Path]]:
                         f".txt files, or a folder made by `{PREPARE_HINT.format(out=spec)}`")
     if path.is_dir() and bin_path(path, "train").exists():
         raise missing_meta_error(path)
+    if path.is_file() and path.suffix.lower() in NOT_TEXT_SUFFIXES:
+        raise DataError(f"dataset={spec!r} is not plain text, and training on its raw bytes would learn its format: "
+                        f"prepare it with `python -m scaling_laws.data.prepare {path} {path.with_suffix('')}-prepared "
+                        "--tokenizer bpe --vocab-size 32768` and train on that folder")
     files = text_files(path)
     if not files:
         raise DataError(f"dataset={spec!r} holds no .txt files and no {META_NAME}: prepare it first with "
