@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -46,8 +47,12 @@ def test_train_val_bin_pair_needs_its_meta_json_then_is_used_as_given(tmp_path):
     assert np.array_equal(tokens.train, train) and np.array_equal(tokens.val, val)
     assert tokens.max_token_id == 999 and tokens.vocab_size == 1000
     check_fits(tokens, seq_length=64, vocab_size=1000)
-    with pytest.raises(DataError, match="token id 999 >= vocab_size=256; set vocab_size to at least 1000"):
+    with pytest.raises(DataError, match="has a vocabulary of 1000 tokens, more than vocab_size=256; set vocab_size "
+                                        "to at least 1000"):
         check_fits(tokens, seq_length=64, vocab_size=256)
+    hand_edited = dataclasses.replace(tokens, vocab_size=256)  # a meta.json whose vocab_size is too small
+    with pytest.raises(DataError, match="token id 999 >= vocab_size=256; set vocab_size to at least 1000"):
+        check_fits(hand_edited, seq_length=64, vocab_size=256)
 
 
 def test_missing_empty_and_too_short_data_fail_clearly(tmp_path):

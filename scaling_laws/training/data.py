@@ -136,11 +136,15 @@ def load_token_data(spec: str, val_fraction: float, data_seed: int) -> TokenData
 
 
 def check_fits(data: TokenData, seq_length: int, vocab_size: int) -> None:
-    """Both splits must hold at least one full window, and every token must be < vocab_size."""
+    """Both splits must hold at least one full window, and vocab_size must cover the dataset's vocabulary
+    and its largest token id."""
     for split, tokens in (("train", data.train), ("val", data.val)):
         if len(tokens) < seq_length + 2:
             raise DataError(f"dataset '{data.name}' {split} split has {len(tokens)} tokens, fewer than "
                             f"seq_length + 2 = {seq_length + 2}; use more data or a shorter seq_length")
+    if vocab_size < data.vocab_size:  # a config frozen before the dataset was prepared again, say
+        raise DataError(f"dataset '{data.name}' has a vocabulary of {data.vocab_size} tokens, more than "
+                        f"vocab_size={vocab_size}; set vocab_size to at least {data.vocab_size}")
     if data.max_token_id >= vocab_size:
         raise DataError(f"dataset '{data.name}' has token id {data.max_token_id} >= vocab_size={vocab_size}; "
                         f"set vocab_size to at least {data.max_token_id + 1}")
