@@ -128,6 +128,9 @@ def make_tokenizer(name: str, vocab_size: Optional[int], sources: list[Source], 
     if name == "bpe":
         if vocab_size is None:
             raise DataError("--tokenizer bpe needs --vocab-size N (e.g. 32768): the size of the vocabulary to train")
+        if show_progress:
+            print(f"training a byte-level BPE of {vocab_size:,} tokens on the first {bpe_sample_bytes / 2 ** 30:.3g} "
+                  "GiB of the corpus", file=sys.stderr)
         return train_bpe(corpus_texts(sources, text_field, bpe_sample_bytes), vocab_size, show_progress)
     if vocab_size is not None:
         raise DataError(f"--vocab-size applies to --tokenizer bpe only; --tokenizer {name} has its own vocabulary")
@@ -273,7 +276,8 @@ def parse_args(argv: Iterable[str]) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", nargs="?", help="corpus: file, folder, or saved Hugging Face dataset")
     parser.add_argument("out", nargs="?", help="folder to write train.bin, val.bin, meta.json into")
-    parser.add_argument("--tokenizer", default="bytes", help="bytes (default), bpe (trained on SRC), or a tokenizer.json")
+    parser.add_argument("--tokenizer", default="bytes",
+                        help="bytes (default), bpe (trained on SRC), or the path of a tokenizer.json")
     parser.add_argument("--vocab-size", type=int, help="with --tokenizer bpe: vocabulary to train; "
                                                        "with --describe-bins: the files' vocabulary")
     parser.add_argument("--text-field", default="text", help="JSONL field / Parquet or Arrow column holding the text")

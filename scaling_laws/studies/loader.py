@@ -108,7 +108,8 @@ def epoch_warning(name: str, configs: list[ExperimentConfig]) -> Optional[str]:
     over = [(cfg, epochs) for cfg in configs if (epochs := run_epochs(cfg)) > cfg.max_epochs]
     if not over:
         return None
-    listed = ", ".join(f"{cfg.label} {format_epochs(epochs)}" for cfg, epochs in over[:6]) + (", ..." if len(over) > 6 else "")
+    listed = ", ".join(f"{cfg.label} {format_epochs(epochs)}" for cfg, epochs in over[:6])
+    listed += ", ..." if len(over) > 6 else ""
     return (f"{len(over)} of {len(configs)} runs of {name} pass over their training split more than max_epochs="
             f"{over[0][0].max_epochs:g} times (epochs: {listed}): their loss measures memorisation as much as "
             "learning; train on a larger dataset (python -m scaling_laws.data.prepare), lower max_tokens_training, "
