@@ -9,7 +9,7 @@ from typing import Any, Iterable, Optional
 
 from scaling_laws.config import ConfigError, check_known_keys, defaults
 from scaling_laws.models import param_counts
-from scaling_laws.studies.derived import resolve, stale_fields
+from scaling_laws.studies.derived import rederive, resolve
 from scaling_laws.validate import validate_experiment
 
 DEFAULT_FOLDER = "default"
@@ -34,13 +34,12 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
 def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """A copy of a resolved experiment with some fields changed, re-deriving what depends on them.
 
-    A derived field (studies/derived.py) that depends on a changed one, directly or through
-    another derived field, is derived again unless ``changes`` sets it too; every other field
-    keeps its resolved value.
+    A derived field (studies/derived.py) that depends on a field whose value changed, directly or
+    through another derived field, is derived again unless ``changes`` sets it too; every other
+    field keeps its resolved value.
     """
     check_known_keys(changes)
-    stale = stale_fields(set(changes))
-    merged = {**{k: v for k, v in experiment.items() if k not in stale}, **changes}
+    merged = rederive(experiment, changes)
     kept = {k: v for k, v in merged.items() if k not in IDENTITY}
     return gen_experim(merged["hidden_dim"], label=merged["label"], folder_name=merged["folder_name"], **kept)[0]
 

@@ -1,9 +1,9 @@
 """The one table of derived fields: what each depends on and its rule.
 
 gen_experim fills every derived field the caller did not set (``resolve``); with_overrides
-forgets the derived fields that depend, directly or through another derived field, on what
-changed (``stale_fields``) and resolves again. Rules run in table order, so a rule may read
-fields derived above it.
+derives again the derived fields that depend, directly or through another derived field, on a
+field whose value changed (``rederive``; ``stale_fields`` names every field that may be). Rules
+run in table order, so a rule may read fields derived above it.
 """
 from __future__ import annotations
 
@@ -91,10 +91,29 @@ def resolve(fields: Fields) -> Fields:
 
 
 def stale_fields(changed: set[str]) -> set[str]:
-    """Derived fields to forget when ``changed`` fields change (unless ``changed`` sets them too)."""
+    """Derived fields that may be derived again when ``changed`` fields change (unless ``changed`` sets them too)."""
     moved, stale = set(changed), set()
     for entry in DERIVED:
         if moved & set(entry.depends_on):
             stale |= set(entry.names) - set(changed)
             moved |= set(entry.names)
     return stale
+
+
+def rederive(resolved: Fields, changes: Fields) -> Fields:
+    """``resolved`` with ``changes`` applied, and each derived field ``changes`` does not set derived again when
+    a field it depends on now holds another value, in table order. A field derived again to the value it had
+    moves nothing further: pointing a study at another byte-level corpus keeps vocab_size 256, and so keeps the
+    token budgets (an IsoFLOP design's included) that depend on it."""
+    fields = {**resolved, **changes}
+    moved = {name for name, value in changes.items() if resolved.get(name) != value}
+    for entry in DERIVED:
+        names = [name for name in entry.names if name not in changes]
+        if not names or not moved & set(entry.depends_on):
+            continue
+        values = entry.rule({k: v for k, v in fields.items() if k not in names})
+        for name in names:
+            fields[name] = values[name]
+            if values[name] != resolved.get(name):
+                moved.add(name)
+    return fields
