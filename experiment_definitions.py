@@ -10,6 +10,13 @@ from scaling_laws.studies.registry import STUDIES, study
 
 __all__ = ["STUDIES", "study"]
 
+@study("QUICKSTART")
+def quickstart() -> list[dict]:
+    """What `python experiments.py` alone runs: one small transformer, seconds on one CPU core."""
+    return gen_experim(16, folder_name="QUICKSTART", seq_length=64, target_effective_batch_size=16,
+                       learning_rate=3e-3, eval_interval=50, eval_sequences=32)
+
+
 # Small enough for 2 CPU cores in a few minutes; big enough that loss falls with width.
 DEMO_SETTINGS = dict(seq_length=64, target_effective_batch_size=32, learning_rate=3e-3, eval_interval=50,
                      eval_sequences=128, warmup_fraction=0.05, token_to_param_ratio=20.0)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from scaling_laws import migration
+
 ACTIVATIONS = ("gelu", "relu", "swiglu")
 LR_SCHEDULES = ("cosine", "linear", "constant")
 DTYPES = ("auto", "float32", "bfloat16")
@@ -107,12 +109,16 @@ def field_type(name: str) -> type:
 
 
 def check_known_keys(keys) -> None:
-    """Reject keys that are not config fields, suggesting the closest field name."""
+    """Reject keys that are not config fields: the original tool's names get their counterpart
+    (migration.py), others the closest field name, and only without either the list of fields."""
     for key in keys:
         if key not in FIELD_NAMES:
+            original = migration.field_hint(key, FIELD_NAMES)
+            if original:
+                raise ConfigError(f"unknown config field '{key}': {original}")
             close = difflib.get_close_matches(key, FIELD_NAMES, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"unknown config field '{key}'.{hint} Known fields: {', '.join(FIELD_NAMES)}")
+            hint = f"Did you mean '{close[0]}'?" if close else f"Known fields: {', '.join(FIELD_NAMES)}"
+            raise ConfigError(f"unknown config field '{key}'. {hint}")
 
 
 def _check_types(values: dict[str, Any]) -> None:
@@ -133,7 +139,9 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:
-    _require(value in allowed, f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+    original = migration.value_hint(name, value)
+    _require(value in allowed, f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}"
+                               + (f" ({original})" if original else ""))
 
 
 def _check_positive(cfg: ExperimentConfig, *names: str) -> None:

@@ -49,14 +49,21 @@ def _age(seconds) -> str:
     return f"{seconds:.0f}s"
 
 
+def _task(task: tuple[int, int] | None) -> str:
+    return "-" if task is None else f"{task[0]}/{task[1]}"
+
+
 def _number(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def format_status_table(configs: list[ExperimentConfig], now: float | None = None) -> str:
-    """One line per run: status, last step, share of the token budget, losses, age of the last write."""
+def format_status_table(configs: list[ExperimentConfig], now: float | None = None,
+                        tasks: dict[tuple[str, str], tuple[int, int]] | None = None) -> str:
+    """One line per run: status, last step, share of the token budget, losses, age of the last write,
+    and the array task that holds it (``tasks``: (folder, label) -> (task, number of tasks))."""
+    tasks = tasks or {}
     header = (f"{'index':>5}  {'label':<24} {'status':<12} {'step':>7} {'tokens':>7} {'loss':>8} "
-              f"{'val_loss':>8} {'last write':>10}")
+              f"{'val_loss':>8} {'last write':>10} {'task':>7}")
     lines, counts, errors = [header], {}, []
     for index, cfg in enumerate(configs):
         state = run_state(run_paths(cfg), now)
@@ -64,7 +71,8 @@ def format_status_table(configs: list[ExperimentConfig], now: float | None = Non
         share = None if state.tokens_processed is None else state.tokens_processed / cfg.max_tokens_training
         lines.append(f"{index:>5}  {cfg.label:<24} {state.status:<12} {_number(state.last_step, 'd'):>7} "
                      f"{_number(share, '.0%'):>7} {_number(state.loss, '.4f'):>8} "
-                     f"{_number(state.val_loss, '.4f'):>8} {_age(state.age_s):>10}")
+                     f"{_number(state.val_loss, '.4f'):>8} {_age(state.age_s):>10} "
+                     f"{_task(tasks.get((cfg.folder_name, cfg.label))):>7}")
         if state.error:
             errors.append(f"  {cfg.label}: {state.error} (see {run_paths(cfg).log})")
     lines.append(", ".join(f"{counts[s]} {s}" for s in RunStatus if s in counts))
