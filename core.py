@@ -104,8 +104,8 @@ class Trainer:
         for inputs, targets in self.val_batches:
             with self.autocast():
                 logits = self.raw_model(inputs.to(self.device))
-            total += F.cross_entropy(logits.float().flatten(0, 1), targets.to(self.device).flatten()) * len(inputs)
-        return float(total) / sum(len(inputs) for inputs, _ in self.val_batches)
+            total += summed_cross_entropy(logits.flatten(0, 1), targets.to(self.device).flatten())
+        return float(total) / sum(targets.numel() for _, targets in self.val_batches)
 
     def is_eval_step(self, step_done: int) -> bool:
         return step_done % self.cfg.eval_interval == 0 or step_done == self.total_steps
@@ -116,6 +116,14 @@ class Trainer:
 
 
 LOG_EVERY_STEPS = 10  # steps read back from the device together: one host sync per window
+EVAL_CHUNK_TOKENS = 4096  # evaluation upcasts this many tokens' logits to fp32 at a time
+
+
+def summed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Summed fp32 cross-entropy over (tokens, vocab) logits, a chunk of tokens at a time, so that no
+    fp32 copy of all the logits exists (at vocabulary 50,304 that copy would outweigh a small model)."""
+    return sum(F.cross_entropy(chunk.float(), target, reduction="sum")
+               for chunk, target in zip(logits.split(EVAL_CHUNK_TOKENS), targets.split(EVAL_CHUNK_TOKENS)))
 
 
 # ----------------------------------------------------------------------------- the loop
