@@ -48,6 +48,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--manifest", metavar="FILE", help="run array task --index of this manifest (no STUDY)")
     add_submission_options(parser)  # --rerun too: the same words as submit_job.sh
     parser.add_argument("--wait", action="store_true", help="with --submit: block until every task ends, report each")
+    parser.add_argument("--per-gpu", type=int, default=1, metavar="K",
+                        help="with --all: run K experiments at once on each visible GPU (or K on the CPU); with "
+                             "several GPUs, --all always spreads the experiments over all of them")
     # overrides may follow options; -4 is --tasks=4 (submit only)
     return parser.parse_intermixed_args(normalize_rerun(normalize_task_count(argv)))
 
@@ -129,11 +132,28 @@ def dispatch(args: argparse.Namespace) -> int:
         from scaling_laws.submit.submitit_backend import submit_study
         return submit_study(args.study, configs, Resources.from_args(args), train, rerun=args.rerun, wait=args.wait,
                             tasks=args.tasks)
+    from scaling_laws.running.parallel import visible_gpu_count
     from scaling_laws.running.runner import run_all, run_one
     rerun = args.rerun == "all"
+    if args.all and (args.per_gpu > 1 or visible_gpu_count() > 1):
+        return run_side_by_side(args, len(configs))
     if args.all:
         return run_all(train, configs, rerun=rerun)
     return run_one(train, configs[resolve_index(args.index, len(configs))], rerun=rerun)
+
+
+def run_side_by_side(args: argparse.Namespace, count: int) -> int:
+    """--all as child processes, --per-gpu at a time on each visible GPU (scaling_laws/running/parallel.py)."""
+    from scaling_laws.running.parallel import experiment_command, run_in_slots, slots_for, visible_gpu_count
+    if args.per_gpu < 1:
+        raise UsageError(f"--per-gpu {args.per_gpu} must be >= 1")
+    base = [os.path.abspath(__file__), args.study, *args.overrides]
+    base += ["--definitions", args.definitions] if args.definitions else []
+    base += ["--rerun", args.rerun] if args.rerun else []
+    slots = slots_for(visible_gpu_count(), args.per_gpu)
+    print(f"{args.study}: {count} experiments in {len(slots)} slots ({args.per_gpu} per "
+          f"{'GPU' if slots[0].gpu is not None else 'CPU'})", flush=True)
+    return run_in_slots(experiment_command(base), list(range(count)), slots)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

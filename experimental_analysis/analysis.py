@@ -1,4 +1,4 @@
-"""Run every fit the data allow; a fit that cannot run records why instead of stopping the rest."""
+"""What an analysis holds (fits by name, skip reasons, caveats) and the run-level helpers fits share."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,10 +8,6 @@ import numpy as np
 import pandas as pd
 
 from .chinchilla import fit_chinchilla
-from .envelope import fit_envelope
-from .isoflop import fit_isoflop
-from .kaplan import fit_kaplan
-from .learning_rate import best_learning_rates
 
 
 @dataclass
@@ -65,35 +61,3 @@ def extrapolation_check(runs: pd.DataFrame, loss_column: str) -> dict:
     return {"held_out_N": float(largest), "n_train": len(train), "n_held_out": len(held_out),
             "relative_errors": relative.tolist(), "mean_abs_relative_error": float(np.mean(np.abs(relative))),
             "max_abs_relative_error": float(np.max(np.abs(relative)))}
-
-
-def run_all_fits(runs: pd.DataFrame, curves: pd.DataFrame, loss_column: str, n_bootstrap: int,
-                 lr_runs: pd.DataFrame, seed: int = 0) -> Analysis:
-    """Approach 3 (+ extrapolation check), Approach 2, Approach 1, Kaplan L(N), L(D), L(C), best LRs.
-
-    runs: the selected runs (one tuned LR per N, D); curves: their training curves; lr_runs:
-    all finished runs, sweeps included, for the best-LR table.
-    """
-    result = Analysis(loss_column)
-    N, D, C, L = (runs[c].to_numpy(float) for c in ("total_params", "tokens", "flops", loss_column))
-    result.attempt("chinchilla", lambda: fit_chinchilla(N, D, L, n_bootstrap=n_bootstrap, seed=seed))
-    if "chinchilla" in result.fits:
-        result.notes += identifiability_notes(N, D)
-    result.attempt("extrapolation", lambda: extrapolation_check(runs, loss_column))
-    result.attempt("isoflop", lambda: fit_isoflop(N, D, L, C))
-    result.attempt("envelope", lambda: fit_envelope(curves))
-    for column, variable in (("total_params", "N"), ("tokens", "D")):
-        best = lowest_loss_per(runs, column, loss_column)
-        result.attempt(f"kaplan_{variable}", lambda b=best, c=column, v=variable: fit_kaplan(b[c], b[loss_column], v))
-    frontier = compute_frontier(runs, loss_column)
-    result.attempt("kaplan_C", lambda: fit_kaplan(frontier["flops"], frontier[loss_column], "C"))
-    result.attempt("learning_rates", lambda: _learning_rates_or_skip(lr_runs, loss_column))
-    return result
-
-
-def _learning_rates_or_skip(runs: pd.DataFrame, loss_column: str) -> pd.DataFrame:
-    """best_learning_rates, raising ValueError when no width was swept."""
-    table = best_learning_rates(runs, loss_column)
-    if table.empty:
-        raise ValueError("no learning-rate sweep: no width was trained at 2+ learning rates")
-    return table

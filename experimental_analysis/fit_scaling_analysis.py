@@ -1,4 +1,4 @@
-"""Scaling-law fits over training results, and the command line that runs them all.
+"""The analysis command line: load runs, run every fit of the table (fits.py), print, write fit.json and plots.
 
     python -m experimental_analysis.fit_scaling_analysis results/STUDY [more dirs] [--out DIR] [--n-bootstrap K]
 
@@ -17,21 +17,10 @@ import numpy as np
 
 from scaling_laws.status import RunStatus
 
-from .analysis import Analysis, extrapolation_check, run_all_fits
-from .chinchilla import ChinchillaFit, fit_chinchilla
-from .envelope import EnvelopeFit, fit_envelope
-from .isoflop import IsoflopFit, fit_isoflop
-from .kaplan import KaplanFit, fit_kaplan
-from .learning_rate import best_learning_rates
-from .load_results import FINAL_WINDOW, load_curves, load_runs
-from .plots import write_plots
-from .power_law import PowerLaw, fit_power_law
-from .report import report_lines, write_fit_json
+from .fits import FitInputs, report_lines, run_all_fits, write_plots
+from .load_results import load_curves, load_runs
+from .report import write_fit_json
 from .run_selection import choose_loss_column, select_runs
-
-__all__ = ["fit_chinchilla", "ChinchillaFit", "fit_isoflop", "IsoflopFit", "fit_envelope", "EnvelopeFit",
-           "fit_kaplan", "KaplanFit", "best_learning_rates", "fit_power_law", "PowerLaw", "Analysis",
-           "run_all_fits", "extrapolation_check", "load_runs", "load_curves", "FINAL_WINDOW", "main"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -68,12 +57,13 @@ def main(argv=None) -> int:
     used, excluded = select_runs(runs, loss_column)
     lr_runs = runs[(runs["status"] == RunStatus.COMPLETE) & np.isfinite(runs[loss_column].astype(float))]
     used_curves = curves[curves["run"].isin(used["folder"] + "/" + used["label"])]
-    analysis = run_all_fits(used, used_curves, loss_column, args.n_bootstrap, lr_runs, seed=args.seed)
+    inputs = FitInputs(used, used_curves, lr_runs, loss_column, args.n_bootstrap, args.seed)
+    analysis = run_all_fits(inputs)
     print("\n".join(report_lines(analysis, excluded, len(used))))
     out = args.out or args.result_dirs[0] / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     write_fit_json(out / "fit.json", analysis, excluded, list(used["folder"] + "/" + used["label"]))
-    written, notes = write_plots(out, used, used_curves, lr_runs, analysis)
+    written, notes = write_plots(out, inputs, analysis)
     print("\n".join(notes + [f"wrote {out / 'fit.json'}"] + [f"wrote {p}" for p in written]))
     return 0
 

@@ -103,20 +103,3 @@ def plot_training_curves(curves: pd.DataFrame, analysis: Analysis, path: Path) -
         ax.legend()
     ax.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="training loss", title="training curves")
     return _save(fig, path)
-
-
-def write_plots(out: Path, runs: pd.DataFrame, curves: pd.DataFrame, lr_runs: pd.DataFrame,
-                analysis: Analysis) -> tuple[list[Path], list[str]]:
-    """(written PNGs, notes on plots skipped for lack of data)."""
-    plans = [("loss_vs_compute.png", plot_loss_vs_compute, runs, len(runs) > 0, "no runs"),
-             ("chinchilla_fit.png", plot_chinchilla_fit, runs, "chinchilla" in analysis.fits, "no Approach 3 fit"),
-             ("isoflop.png", plot_isoflop, runs, "isoflop" in analysis.fits, "no repeated compute budgets to fit"),
-             ("lr_sweep.png", plot_lr_sweep, lr_runs, "learning_rates" in analysis.fits, "no learning-rate sweep"),
-             ("training_curves.png", plot_training_curves, curves, len(curves) > 0, "no training curves")]
-    written, notes = [], []
-    for name, plot, data, possible, why_not in plans:
-        if possible:
-            written.append(plot(data, analysis, out / name))
-        else:
-            notes.append(f"skipped plot {name}: {why_not}")
-    return written, notes

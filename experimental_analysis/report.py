@@ -30,38 +30,33 @@ def chinchilla_lines(fit, budgets=REPORT_BUDGETS) -> list[str]:
     return lines
 
 
-def other_fit_lines(analysis: Analysis) -> list[str]:
-    """One or a few lines per fit besides Approach 3, and one per skipped fit."""
-    fits, lines = analysis.fits, []
-    if "extrapolation" in fits:
-        x = fits["extrapolation"]
-        lines.append(f"Extrapolation (largest N={x['held_out_N']:.4g} held out, {x['n_train']} runs refit): "
-                     f"mean |rel. error| {x['mean_abs_relative_error']:.2%}, max {x['max_abs_relative_error']:.2%}")
-    if "isoflop" in fits:
-        f = fits["isoflop"]
-        lines.append(f"Approach 2 ({len(f.budgets)} budgets): N_opt ~ C^{f.a:.3f}, D_opt ~ C^{f.b:.3f}")
-    if "envelope" in fits:
-        lines.append(f"Approach 1 (envelope of training curves): N_opt ~ C^{fits['envelope'].a:.3f}")
-    for key in ("kaplan_N", "kaplan_D", "kaplan_C"):
-        if key in fits:
-            k = fits[key]
-            lines.append(f"Kaplan L({k.variable}) = {k.E:.4g} + ({k.x_c:.4g}/{k.variable})^{k.alpha:.4g}"
-                         f"  (rms log residual {k.rms_log_residual:.2g}, {k.n_points} points)")
-    if "learning_rates" in fits:
-        lines.append(f"Best learning rate per width ({fits['learning_rates'].attrs.get('estimator', '')}):")
-        lines += ["  " + line for line in fits["learning_rates"].to_string(index=False).splitlines()]
-    lines += [f"SKIPPED {name}: {why}" for name, why in analysis.skipped.items()]
-    return lines
+def extrapolation_lines(x: dict) -> list[str]:
+    return [f"Extrapolation (largest N={x['held_out_N']:.4g} held out, {x['n_train']} runs refit): "
+            f"mean |rel. error| {x['mean_abs_relative_error']:.2%}, max {x['max_abs_relative_error']:.2%}"]
 
 
-def report_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: int) -> list[str]:
-    """The whole printed report."""
+def isoflop_lines(fit) -> list[str]:
+    return [f"Approach 2 ({len(fit.budgets)} budgets): N_opt ~ C^{fit.a:.3f}, D_opt ~ C^{fit.b:.3f}"]
+
+
+def envelope_lines(fit) -> list[str]:
+    return [f"Approach 1 (envelope of training curves): N_opt ~ C^{fit.a:.3f}"]
+
+
+def kaplan_lines(fit) -> list[str]:
+    return [f"Kaplan L({fit.variable}) = {fit.E:.4g} + ({fit.x_c:.4g}/{fit.variable})^{fit.alpha:.4g}"
+            f"  (rms log residual {fit.rms_log_residual:.2g}, {fit.n_points} points)"]
+
+
+def learning_rate_lines(table) -> list[str]:
+    lines = [f"Best learning rate per width ({table.attrs.get('estimator', '')}):"]
+    return lines + ["  " + line for line in table.to_string(index=False).splitlines()]
+
+
+def header_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: int) -> list[str]:
+    """What was fitted, and every excluded run with its reason."""
     lines = [f"Fitting {n_used} runs on {analysis.loss_column} (final = mean of the last 3 logged values)"]
-    lines += [f"WARNING: excluded {run}: {why}" for run, why in excluded]
-    if "chinchilla" in analysis.fits:
-        lines += chinchilla_lines(analysis.fits["chinchilla"])
-    lines += [f"NOTE: {note}" for note in analysis.notes]
-    return lines + other_fit_lines(analysis)
+    return lines + [f"WARNING: excluded {run}: {why}" for run, why in excluded]
 
 
 def _jsonable(value):

@@ -20,6 +20,8 @@ ACTIVATIONS = ("gelu", "relu", "swiglu")
 LR_SCHEDULES = ("cosine", "linear", "constant")
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
+COMPILE_MODES = ("auto", "on", "off")
+COMPILE_ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "1": "on", "0": "off"}
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,127}$")
 
 
@@ -77,7 +79,7 @@ class ExperimentConfig:
     # --- execution ---
     device: str = "auto"  # auto, cpu or cuda (auto picks cuda when available)
     dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
-    compile: bool = False  # torch.compile the model (CUDA only benefits)
+    compile: str = "auto"  # torch.compile model + loss: auto (on with CUDA, off on CPU), on or off (True/False read as on/off)
     # --- seeds ---
     data_seed: int = 0  # train/validation split (which corpus blocks are held out)
     model_seed: int = 0  # weight initialisation
@@ -164,6 +166,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _check_choice("lr_schedule", cfg.lr_schedule, LR_SCHEDULES)
     _check_choice("dtype", cfg.dtype, DTYPES)
     _check_choice("device", cfg.device, DEVICES)
+    _check_choice("compile", cfg.compile, COMPILE_MODES)
     _check_positive(cfg, "hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length",
                     "max_tokens_training", "target_effective_batch_size", "batch_size",
                     "gradient_accumulation_steps", "gpu_memory_gb", "learning_rate", "eps",
@@ -194,6 +197,9 @@ def build_config(experiment: dict[str, Any]) -> ExperimentConfig:
     if not isinstance(experiment, dict):
         raise ConfigError(f"an experiment must be a dict of config fields, got {type(experiment).__name__}")
     check_known_keys(experiment)
+    if "compile" in experiment:  # the original tool and older studies say compile=True/False
+        value = experiment["compile"]
+        experiment = {**experiment, "compile": COMPILE_ALIASES.get(value, value) if isinstance(value, (bool, str)) else value}
     missing = [name for name in REQUIRED if name not in experiment]
     _require(not missing, f"missing required field(s): {', '.join(missing)}; build experiments with "
                           "gen_experim, which derives them")

@@ -1,11 +1,13 @@
-import pytest
+import itertools
 
-from scaling_laws.config import ConfigError
-from scaling_laws.validate import validate_experiment
-from scaling_laws.models import build_model
+import pytest
+import torch
+
 from experiment_utils import (create_multi_lr_experiments, create_multi_seed_experiments, default_num_heads,
                               gen_experim, with_overrides)
-from scaling_laws.models import param_counts
+from scaling_laws.config import ConfigError
+from scaling_laws.models import ARCHITECTURES, build_model, param_counts
+from scaling_laws.validate import validate_experiment
 
 
 @pytest.mark.parametrize("width", [16, 48, 64, 96, 160, 200, 256, 768])
@@ -24,16 +26,24 @@ def test_less_memory_means_smaller_micro_batch():
     assert small["gradient_accumulation_steps"] > big["gradient_accumulation_steps"]
 
 
-@pytest.mark.parametrize("width, activation, tied", [
-    (16, "gelu", True), (32, "relu", False), (48, "swiglu", True), (64, "swiglu", False), (160, "gelu", False)])
-def test_analytic_param_count_equals_built_model(width, activation, tied):
-    cfg = validate_experiment(gen_experim(width, activation=activation, tie_embeddings=tied, seq_length=64)[0])
+def every_buildable_variant():
+    """(architecture, overrides) for every combination of every registered family's options, at two widths."""
+    for name, arch in ARCHITECTURES.items():
+        for values in itertools.product(*arch.options.values()):
+            for width in (16, 48):
+                yield name, {"architecture": name, "hidden_dim": width, **dict(zip(arch.options, values))}
+
+
+@pytest.mark.parametrize("name, fields", list(every_buildable_variant()))
+def test_analytic_param_count_equals_built_model(name, fields):
+    fields = dict(fields)
+    cfg = validate_experiment(gen_experim(fields.pop("hidden_dim"), seq_length=64, **fields)[0])
     model = build_model(cfg)
     counts = param_counts(cfg)
     assert counts.total == sum(p.numel() for p in model.parameters())
-    embedding = model.token_embedding.weight.numel() + model.position_embedding.weight.numel()
-    head = 0 if tied else model.head.weight.numel()
-    assert counts.non_embedding == counts.total - embedding - head
+    embeddings = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters())
+    head = sum(p.numel() for p in model.head.parameters()) if getattr(model, "head", None) is not None else 0
+    assert counts.non_embedding == counts.total - embeddings - head
 
 
 def test_token_budget_is_ratio_times_params():

@@ -1,8 +1,8 @@
 """What an architecture provides to the rest of the package: one record, one entry per family."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
 
 from scaling_laws.counting import ParamCounts
 
@@ -13,7 +13,11 @@ ConfigLike = Any
 
 @dataclass(frozen=True)
 class Architecture:
-    """The seam between a model family and the framework: build, count, size, derive, check."""
+    """The seam between a model family and the framework: build, count, size, derive, check.
+
+    ``build`` returns a module whose embeddings are ``nn.Embedding`` modules and whose untied
+    readout, if any, is its ``head`` attribute: what ``non_embedding`` leaves out.
+    """
 
     name: str  # the config's ``architecture`` value
     build: Callable[[ConfigLike], Any]  # an initialised torch module, forward(tokens) -> logits
@@ -21,3 +25,8 @@ class Architecture:
     activation_bytes_per_sequence: Callable[[ConfigLike], int]  # training activations of one sequence
     default_shape: Callable[[Mapping[str, Any]], dict[str, Any]]  # num_layers, num_heads, ffn_dim from the width
     check: Callable[[ConfigLike], None]  # raises ConfigError for a shape this family cannot build
+    # Every building-block choice this family reads: field -> allowed values. The count test builds every
+    # combination of these and checks the analytic count against numel.
+    options: Mapping[str, tuple] = field(default_factory=dict)
+    # Training FLOPs per token (forward + backward, attention included), for MFU; None if not counted.
+    flops_per_token: Optional[Callable[[ConfigLike], float]] = None
