@@ -115,8 +115,11 @@ def dispatch(args: argparse.Namespace) -> int:
         args.overrides, args.study = [args.study, *args.overrides], None
     if args.study is None:
         if args.list:
-            print(format_study_list(load_studies(args.definitions)))
-            return 0
+            table, errors = format_study_list(load_studies(args.definitions))
+            print(table)
+            for error in errors:
+                print(f"error: {error}", file=sys.stderr)
+            return 2 if errors else 0
         if args.status or args.all or args.submit or args.index is not None:
             raise UsageError("name a study (python experiments.py --list shows them)")
         return run_default(args)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
-from scaling_laws import migration
+from scaling_laws.migration import field_hint, value_hint
 
 ACTIVATIONS = ("gelu", "relu", "swiglu")
 LR_SCHEDULES = ("cosine", "linear", "constant")
@@ -115,7 +115,7 @@ def check_known_keys(keys) -> None:
     (migration.py), others the closest field name, and only without either the list of fields."""
     for key in keys:
         if key not in FIELD_NAMES:
-            original = migration.field_hint(key, FIELD_NAMES)
+            original = field_hint(key, FIELD_NAMES)
             if original:
                 raise ConfigError(f"unknown config field '{key}': {original}")
             close = difflib.get_close_matches(key, FIELD_NAMES, n=1)
@@ -141,7 +141,7 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:
-    original = migration.value_hint(name, value)
+    original = value_hint(name, value)
     _require(value in allowed, f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}"
                                + (f" ({original})" if original else ""))
 

@@ -83,13 +83,6 @@ def test_dry_run_shows_every_sbatch_line_with_one_gpu_per_transformer_task_by_de
         ["#SBATCH --cpus-per-task=6", "#SBATCH --partition=gpu", "#SBATCH --mem=32G", "#SBATCH --gres=gpu:h100:2"]
 
 
-def test_default_resources_come_from_the_runs_architecture():
-    assert Resources().for_runs(["transformer"]) == Resources(gpus="1", cpus=4, mem="16G")
-    assert Resources().for_runs(["transformer", "lstm"]) == Resources(gpus="2", cpus=8, mem="32G")  # LSTM: DDP on 2
-    assert Resources(gpus="0").for_runs(["lstm"]) == Resources(gpus="0", cpus=1, mem=None)
-    assert Resources(gpus="a100:4", cpus=2, mem="8G").for_runs(["transformer"]) == \
-        Resources(gpus="a100:4", cpus=2, mem="8G")
-
 
 # ----------------------------------------------------------------------------- pure helpers
 @pytest.mark.parametrize("count, size, chunks", [(3, 1001, [(0, 3)]), (4, 2, [(0, 2), (2, 2)]),

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Optional
 
-from scaling_laws import migration
+from scaling_laws.migration import study_hint
 from scaling_laws.config import ConfigError, ExperimentConfig, parse_override
 from scaling_laws.studies import registry
 from scaling_laws.studies.build import with_overrides
@@ -54,8 +54,21 @@ def _exec_definitions(path: Path) -> StudyBuilders:
 
 def builtin_studies() -> StudyBuilders:
     """The studies of experiment_definitions.py."""
-    importlib.import_module(BUILTIN_DEFINITIONS)
+    try:
+        importlib.import_module(BUILTIN_DEFINITIONS)
+    except Exception as error:  # noqa: BLE001 - the user's file, said with its line
+        raise ConfigError(f"{BUILTIN_DEFINITIONS}.py failed{_at_line(error, _source_of(error))}: "
+                          f"{_describe(error)}") from error
     return dict(registry.STUDIES)
+
+
+def _source_of(error: BaseException) -> str:
+    """The file of experiment_definitions.py in ``error``'s traceback (it failed while importing)."""
+    if isinstance(error, SyntaxError):
+        return error.filename or ""
+    frames = [frame.filename for frame in traceback.extract_tb(error.__traceback__)
+              if Path(frame.filename).name == f"{BUILTIN_DEFINITIONS}.py"]
+    return frames[-1] if frames else ""
 
 
 def load_studies(definitions: Optional[str] = None) -> StudyBuilders:
@@ -131,7 +144,7 @@ def load_study(name: str, overrides: list[str] = (), definitions: Optional[str] 
     studies = load_studies(definitions)
     if name not in studies:
         close = difflib.get_close_matches(name, studies, n=1)
-        hint = migration.study_hint(name, studies) or (f"did you mean {close[0]!r}?" if close else "")
+        hint = study_hint(name, studies) or (f"did you mean {close[0]!r}?" if close else "")
         raise ConfigError(f"unknown study {name!r}; {hint + '; ' if hint else ''}known studies: "
                           f"{', '.join(sorted(studies))}")
     check_study_name(name)

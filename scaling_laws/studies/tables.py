@@ -1,7 +1,7 @@
 """Text tables for ``experiments.py --list`` and ``--status``: studies, and the runs of one study."""
 from __future__ import annotations
 
-from scaling_laws.config import ExperimentConfig
+from scaling_laws.config import ConfigError, ExperimentConfig
 from scaling_laws.counting import chinchilla_flops
 from scaling_laws.models import param_counts
 from scaling_laws.results_layout import run_paths
@@ -10,14 +10,20 @@ from scaling_laws.status import RunStatus
 from scaling_laws.studies.loader import StudyBuilders, build_study
 
 
-def format_study_list(studies: StudyBuilders) -> str:
-    lines = [f"{'study':<26} {'runs':>5} {'params (min..max)':>22} {'total FLOPs':>12}"]
+def format_study_list(studies: StudyBuilders) -> tuple[str, list[str]]:
+    """The table of studies, and the error of each study that fails to build (listed as broken)."""
+    lines, errors = [f"{'study':<26} {'runs':>5} {'params (min..max)':>22} {'total FLOPs':>12}"], []
     for name, build in sorted(studies.items()):
-        configs = build_study(build, {})
+        try:
+            configs = build_study(build, {}, name)
+        except ConfigError as error:
+            lines.append(f"{name:<26} {'-':>5} {'broken (below)':>22} {'-':>12}")
+            errors.append(str(error))
+            continue
         sizes = [param_counts(cfg).total for cfg in configs]
         flops = sum(chinchilla_flops(size, cfg.max_tokens_training) for size, cfg in zip(sizes, configs))
         lines.append(f"{name:<26} {len(configs):>5} {_si(min(sizes)) + '..' + _si(max(sizes)):>22} {flops:>12.2e}")
-    return "\n".join(lines)
+    return "\n".join(lines), errors
 
 
 def format_study_table(configs: list[ExperimentConfig]) -> str:
