@@ -25,81 +25,85 @@ class Counterpart:
     note: str  # what differs, or why nothing is needed
 
 
-def _to(*fields: str, note: str) -> Counterpart:
-    return Counterpart(fields, note)
+def _table(text: str) -> dict[str, Counterpart]:
+    """Rows 'key | fields | note' ('-': no field); an indented line continues the note above."""
+    rows: dict[str, list[str]] = {}
+    for line in text.strip("\n").splitlines():
+        if line.startswith(" "):
+            rows[last][2] += " " + line.strip()
+            continue
+        last, fields, note = (part.strip() for part in line.split("|"))
+        rows[last] = [last, fields, note]
+    return {key: Counterpart(tuple(fields.split()) if fields != "-" else (), note)
+            for key, fields, note in rows.values()}
 
 
-ORIGINAL_FIELDS: dict[str, Counterpart] = {
-    # --- renamed, or split ---
-    "seed": _to("model_seed", "batch_seed", "data_seed", note="three seeds: weight initialisation, order of "
-                "training batches, train/validation split; create_multi_seed_experiments sets the first two"),
-    "adam_beta1": _to("beta1", note="same meaning and default 0.9"),
-    "adam_beta2": _to("beta2", note="same meaning; default 0.95, the original's 0.999"),
-    "adam_epsilon": _to("eps", note="same meaning and default 1e-8"),
-    "warmup_frac": _to("warmup_fraction", note="same meaning; default 0.05, the original's 0.1"),
-    "min_lr_multiplier": _to("min_lr_ratio", note="same meaning and default 0.1"),
-    "min_lr": _to("min_lr_ratio", note="a fraction of the peak: min_lr_ratio = min_lr / learning_rate"),
-    "gradient_clip_val": _to("grad_clip", note="same meaning and default 1.0"),
-    "use_gradient_clipping": _to("grad_clip", note="grad_clip=0 turns clipping off; there is no separate switch"),
-    "train_split": _to("val_fraction", note="val_fraction = 1 - train_split; the held-out share is whole corpus "
-                       "blocks chosen by data_seed"),
-    "val_split": _to("val_fraction", note="same share, default 0.1; held out as whole corpus blocks"),
-    "fixed_val_tokens": _to("eval_sequences", note="validation uses eval_sequences fixed windows of seq_length "
-                            "tokens, the same for every model (the original's 500k tokens at seq_length 128 is "
-                            "eval_sequences=3906)"),
-    "data_path": _to("dataset", note="a .txt file, a directory of .txt files, a directory with train.bin/val.bin, "
-                     "or 'stdlib' (built in); text is byte-level tokens (vocab_size 256), not GPT-2 BPE"),
-    "results_folder": _to("folder_name", note="results go to results/<folder_name>/<label>.csv"),
-    "wikitext_limit": _to("max_tokens_training", note="a token budget, not characters of text"),
-    "max_characters": _to("max_tokens_training", note="a token budget, not characters of text"),
-    "token_limit": _to("max_tokens_training", note="same meaning: the run stops at the first step reaching it"),
-    "ff_ratio": _to("ffn_dim", note="an absolute width: ffn_dim = ff_ratio x hidden_dim (derived: 4 x "
-                    "hidden_dim, swiglu 8/3 x hidden_dim)"),
-    "hidden_size": _to("hidden_dim", note="one width field for every architecture"),
-    "gpu_type": _to("gpu_memory_gb", note="the device memory the micro-batch is sized for, in GB (V100 32, "
-                    "A100 40 or 80, H100 80, H200 141); 80% of it is used"),
-    "target_gpu_memory_usage": _to("gpu_memory_gb", note="the micro-batch rule uses 80% of gpu_memory_gb; lower "
-                                   "gpu_memory_gb to leave more headroom"),
-    "use_amp": _to("dtype", note="dtype='auto' (the default) trains in bf16 autocast on CUDA and fp32 on CPU; "
-                   "'float32' turns mixed precision off (there is no fp16 GradScaler path)"),
-    "pos_encoding": _to("position_encoding", note="learned, rotary or sinusoidal; default learned, the original's "
-                        "rotary"),
-    "norm_type": _to("norm", note="layernorm or rmsnorm (the original's 'layer' and 'rms'); default layernorm"),
-    "modern_bias_0": _to("bias", note="bias=False drops the biases of linear layers, as modern_bias_0=True did"),
-    "sgd_momentum": _to("momentum", note="with optimizer='sgd'"),
-    "sgd_nesterov": _to("nesterov", note="with optimizer='sgd'"),
-    "rmsprop_alpha": _to("alpha", note="with optimizer='rmsprop'"),
-    "scaling_law": _to("token_rule", note="chinchilla (D = token_to_param_ratio x N) or kaplan (D proportional "
-                       "to N^0.74); or set max_tokens_training per experiment"),
-    "enable_completep": _to("use_mup", "mup_base_width", note="CompleteP builds on muP: use_mup=True with "
-                            "mup_base_width, plus the depth fields of CompleteP (base depth, depth exponent = "
-                            "completep_alpha) where this version has them; the README's muP section says which"),
-    "completep_alpha": _to(note="CompleteP's depth exponent is a field next to the muP fields where this version "
-                           "has CompleteP (the README's muP section)"),
-    "n_base": _to("mup_base_width", note="the width the hyperparameters were tuned at (with use_mup=True)"),
-    "l_base": _to(note="CompleteP's base depth is a field next to the muP fields where this version has "
-                  "CompleteP (the README's muP section)"),
-    "eta_base": _to("learning_rate", note="under muP, learning_rate is the base-width learning rate"),
-    "wd_base": _to("weight_decay", note="under muP, weight_decay is the base-width weight decay"),
-    "eps_base": _to("eps", note="under muP, eps is the base-width epsilon"),
-    "mup_scale_lr": _to("use_mup", note="use_mup=True always scales each parameter group's learning rate"),
-    # --- original structure ---
-    "name": _to("folder_name", note="the original's experiment-group name is the results folder"),
-    "subexperiments": _to(note="a study returns a flat list of experiments: gen_experim(...) + gen_experim(...)"),
-    "overrides": _to(note="fields go to gen_experim directly: gen_experim(64, learning_rate=3e-3)"),
-    # --- nothing to set here ---
-    "max_epochs": _to("max_tokens_training", note="runs stop at the token budget, not after epochs"),
-    "min_epochs": _to("max_tokens_training", note="runs stop at the token budget, not after epochs"),
-    "csv_log_interval": _to("eval_interval", note="every optimizer step is a CSV row; validation runs every "
-                            "eval_interval steps"),
-    "stride": _to(note="nothing to set: training windows start at random offsets drawn from (batch_seed, step)"),
-    "pin_memory": _to(note="nothing to set: data is a memory-mapped token file"),
-    "prefetch_factor": _to(note="nothing to set: data is a memory-mapped token file"),
-    "use_streaming_dataset": _to(note="nothing to set: text is tokenised once into a memory-mapped cache"),
-    "char_to_token_ratio": _to(note="nothing to set: budgets are counted in tokens"),
-    "force_conservative_cpu": _to(note="nothing to set: CPU threads come from $SCALING_CPU_THREADS, else "
-                                  "$SLURM_CPUS_PER_TASK or the affinity mask"),
-}
+# The original's config keys that are not fields here (the original structure's keys too).
+ORIGINAL_FIELDS: dict[str, Counterpart] = _table("""
+seed | model_seed batch_seed data_seed | three seeds: weight initialisation, order of training batches,
+    train/validation split; create_multi_seed_experiments sets the first two
+adam_beta1 | beta1 | same meaning and default 0.9
+adam_beta2 | beta2 | same meaning; default 0.95, the original's 0.999
+adam_epsilon | eps | same meaning and default 1e-8
+warmup_frac | warmup_fraction | same meaning; default 0.05, the original's 0.1
+min_lr_multiplier | min_lr_ratio | same meaning and default 0.1
+min_lr | min_lr_ratio | a fraction of the peak: min_lr_ratio = min_lr / learning_rate
+gradient_clip_val | grad_clip | same meaning and default 1.0
+use_gradient_clipping | grad_clip | grad_clip=0 turns clipping off; there is no separate switch
+train_split | val_fraction | val_fraction = 1 - train_split; the held-out share is whole corpus blocks chosen
+    by data_seed
+val_split | val_fraction | same share, default 0.1; held out as whole corpus blocks
+fixed_val_tokens | eval_sequences | validation uses eval_sequences fixed windows of seq_length tokens, the same
+    for every model (the original's 500k tokens at seq_length 128 is eval_sequences=3906)
+data_path | dataset | a .txt file, a directory of .txt files, a directory with train.bin/val.bin, or 'stdlib'
+    (built in); text is byte-level tokens (vocab_size 256), not GPT-2 BPE
+results_folder | folder_name | results go to results/<folder_name>/<label>.csv
+wikitext_limit | max_tokens_training | a token budget, not characters of text
+max_characters | max_tokens_training | a token budget, not characters of text
+token_limit | max_tokens_training | same meaning: the run stops at the first step reaching it
+ff_ratio | ffn_dim | an absolute width: ffn_dim = ff_ratio x hidden_dim (derived: 4 x hidden_dim, swiglu
+    8/3 x hidden_dim)
+hidden_size | hidden_dim | one width field for every architecture
+gpu_type | gpu_memory_gb | the device memory the micro-batch is sized for, in GB (V100 32, A100 40 or 80,
+    H100 80, H200 141); 80% of it is used
+target_gpu_memory_usage | gpu_memory_gb | the micro-batch rule uses 80% of gpu_memory_gb; lower gpu_memory_gb
+    to leave more headroom
+use_amp | dtype | dtype='auto' (the default) trains in bf16 autocast on CUDA and fp32 on CPU; 'float32' turns
+    mixed precision off (there is no fp16 GradScaler path)
+pos_encoding | position_encoding | learned, rotary or sinusoidal; default learned, the original's rotary
+norm_type | norm | layernorm or rmsnorm (the original's 'layer' and 'rms'); default layernorm
+modern_bias_0 | bias | bias=False drops the biases of linear layers, as modern_bias_0=True did
+sgd_momentum | momentum | with optimizer='sgd'
+sgd_nesterov | nesterov | with optimizer='sgd'
+rmsprop_alpha | alpha | with optimizer='rmsprop'
+scaling_law | token_rule | chinchilla (D = token_to_param_ratio x N) or kaplan (D proportional to N^0.74); or
+    set max_tokens_training per experiment
+enable_completep | use_mup mup_base_width | CompleteP builds on muP: use_mup=True with mup_base_width, plus the
+    depth fields of CompleteP (base depth, depth exponent = completep_alpha) where this version has them; the
+    README's muP section says which
+completep_alpha | - | CompleteP's depth exponent is a field next to the muP fields where this version has
+    CompleteP (the README's muP section)
+n_base | mup_base_width | the width the hyperparameters were tuned at (with use_mup=True)
+l_base | - | CompleteP's base depth is a field next to the muP fields where this version has CompleteP (the
+    README's muP section)
+eta_base | learning_rate | under muP, learning_rate is the base-width learning rate
+wd_base | weight_decay | under muP, weight_decay is the base-width weight decay
+eps_base | eps | under muP, eps is the base-width epsilon
+mup_scale_lr | use_mup | use_mup=True always scales each parameter group's learning rate
+name | folder_name | the original's experiment-group name is the results folder
+subexperiments | - | a study returns a flat list of experiments: gen_experim(...) + gen_experim(...)
+overrides | - | fields go to gen_experim directly: gen_experim(64, learning_rate=3e-3)
+max_epochs | max_tokens_training | runs stop at the token budget, not after epochs
+min_epochs | max_tokens_training | runs stop at the token budget, not after epochs
+csv_log_interval | eval_interval | every optimizer step is a CSV row; validation runs every eval_interval steps
+stride | - | nothing to set: training windows start at random offsets drawn from (batch_seed, step)
+pin_memory | - | nothing to set: data is a memory-mapped token file
+prefetch_factor | - | nothing to set: data is a memory-mapped token file
+use_streaming_dataset | - | nothing to set: text is tokenised once into a memory-mapped cache
+char_to_token_ratio | - | nothing to set: budgets are counted in tokens
+force_conservative_cpu | - | nothing to set: CPU threads come from $SCALING_CPU_THREADS, else
+    $SLURM_CPUS_PER_TASK or the affinity mask
+""")
 
 ORIGINAL_VALUES: dict[tuple[str, str], str] = {
     ("lr_schedule", "cosine_warmup"): "lr_schedule='cosine' is the original's cosine_warmup: linear warmup over "

@@ -115,19 +115,19 @@ def queue_state(task: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", task, "-o", "%T %r"], capture_output=True, text=True).stdout.strip()
 
 
-def release_requeued(task: str) -> None:
-    """Slurm holds a requeued job for about two minutes (BeginTime); release it now."""
+def usr1_mid_run(task: str, csv: Path) -> None:
+    """The time-limit warning to array task ``task`` once its run wrote 20 rows; then, as Slurm
+    holds a requeued job for about two minutes (BeginTime), release it at once."""
+    wait_until(lambda: len(read_metrics_rows(csv)) >= 20, WAIT_S, f"{task} never wrote 20 rows to {csv.name}")
+    subprocess.run(["scancel", "--signal=USR1", "--batch", task], check=True)
     wait_until(lambda: queue_state(task) == "PENDING BeginTime", 60, f"{task} was not requeued")
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True)
-
 
 
 def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitted, local_slurm):
     job, = submitted.job_ids["PREEMPT"]
     signalled = submitted.paths("PREEMPT", "signalled")
-    wait_until(lambda: len(read_metrics_rows(signalled.csv)) >= 20, WAIT_S, "PREEMPT task 0 never wrote 20 rows")
-    subprocess.run(["scancel", "--signal=USR1", "--batch", f"{job}_0"], check=True)
-    release_requeued(f"{job}_0")
+    usr1_mid_run(f"{job}_0", signalled.csv)
 
     outcomes = local_slurm.wait_for_jobs([job], timeout_s=WAIT_S)
 
@@ -146,9 +146,7 @@ def test_dash_3_runs_8_experiments_in_3_tasks_and_a_requeued_task_resumes_its_sh
     assert "  task 0: long e3 e6\n  task 1: e1 e4 e7\n  task 2: e2 e5\n" in submitted.outputs["SHARED"]
     job, = submitted.job_ids["SHARED"]
     long = submitted.paths("SHARED", "long")
-    wait_until(lambda: len(read_metrics_rows(long.csv)) >= 20, WAIT_S, "SHARED task 0 never wrote 20 rows")
-    subprocess.run(["scancel", "--signal=USR1", "--batch", f"{job}_0"], check=True)
-    release_requeued(f"{job}_0")
+    usr1_mid_run(f"{job}_0", long.csv)
 
     outcomes = local_slurm.wait_for_jobs([job], timeout_s=WAIT_S)
 
