@@ -12,8 +12,8 @@ import pytest
 
 from scaling_laws.config import ConfigError
 from experiments import main as experiments_main
-from scaling_laws.submit.manifest import (build_manifest, manifest_experiment, manifest_share, read_manifest,
-                                          task_assignments, write_manifest)
+from scaling_laws.submit.manifest import (build_manifest, manifest_share, read_manifest, task_assignments,
+                                          write_manifest)
 from scaling_laws.results_layout import atomic_write_json, run_paths_for
 from scaling_laws.submit.resources import Resources
 from scaling_laws.submit.sbatch import array_chunks, parse_args, render_script, sbatch_command
@@ -144,9 +144,9 @@ def test_manifest_is_written_atomically_and_read_back(results_dir):
     assert path.parent == results_dir / "SMOKE" / ".manifests" and path.name.startswith("SMOKE-")
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
     assert read_manifest(path)["study_indices"] == [2, 3] and read_manifest(path)["tasks"] == [[0], [1]]
-    assert manifest_experiment(path, 1) == experiments[3] and manifest_share(path, 1) == [experiments[3]]
+    assert manifest_share(path, 1) == [experiments[3]]
     with pytest.raises(ConfigError, match="out of range"):
-        manifest_experiment(path, 2)
+        manifest_share(path, 2)
     with pytest.raises(ConfigError, match="both SMOKE/d8"):
         build_manifest("SMOKE", [experiments[0], experiments[0]], [0, 0])
 

@@ -64,15 +64,6 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def manifest_experiment(path: Path, index: int) -> ExperimentConfig:
-    """Entry ``index`` of the manifest at ``path``, validated."""
-    experiments = read_manifest(path)["experiments"]
-    if not 0 <= index < len(experiments):
-        raise ConfigError(f"index {index} is out of range: {path} has {len(experiments)} experiments, "
-                          f"valid 0..{len(experiments) - 1}")
-    return validate_experiment(experiments[index])
-
-
 def manifest_share(path: Path, task: int) -> list[ExperimentConfig]:
     """The experiments array task ``task`` of the manifest at ``path`` runs, in order, validated."""
     manifest = read_manifest(path)
