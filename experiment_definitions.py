@@ -9,10 +9,17 @@ import os
 from pathlib import Path
 
 from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
-from scaling_laws.config import ConfigError
+from scaling_laws.data import DatasetMissing
 from scaling_laws.studies.registry import STUDIES, study
 
 __all__ = ["STUDIES", "study"]
+
+@study("QUICKSTART")
+def quickstart() -> list[dict]:
+    """What `python experiments.py` alone runs: one small transformer, seconds on one CPU core."""
+    return gen_experim(16, folder_name="QUICKSTART", seq_length=64, target_effective_batch_size=16,
+                       learning_rate=3e-3, eval_interval=50, eval_sequences=32)
+
 
 # Small enough for 2 CPU cores in a few minutes; big enough that loss falls with width.
 DEMO_SETTINGS = dict(seq_length=64, target_effective_batch_size=32, learning_rate=3e-3, eval_interval=50,
@@ -38,16 +45,18 @@ def demo() -> list[dict]:
 # studies stop at definition time, saying so.
 GPU_DATASET = os.environ.get("SCALING_GPU_DATASET", str(Path(__file__).resolve().parent / "data" / "gpu_corpus"))
 
+# GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets (benchmarks/ use these too).
+GPU_SETTINGS = dict(seq_length=512, target_effective_batch_size=64, learning_rate=1e-3, eval_interval=200,
+                    eval_sequences=256)
 
 
 def gpu_settings() -> dict:
-    """GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets, GPU_DATASET."""
+    """GPU_SETTINGS on GPU_DATASET, once it exists."""
     if not Path(GPU_DATASET).exists():
-        raise ConfigError(f"the GPU studies train on GPU_DATASET={GPU_DATASET!r}, which does not exist yet: prepare "
-                          f"a corpus there with `python -m scaling_laws.data.prepare CORPUS {GPU_DATASET} --tokenizer "
-                          "bpe --vocab-size 32768`, or point $SCALING_GPU_DATASET at a prepared one")
-    return dict(seq_length=512, target_effective_batch_size=64, learning_rate=1e-3, eval_interval=200,
-                eval_sequences=256, dataset=GPU_DATASET)
+        raise DatasetMissing(f"the GPU studies train on GPU_DATASET={GPU_DATASET!r}, which does not exist yet: "
+                             f"prepare a corpus there with `python -m scaling_laws.data.prepare CORPUS {GPU_DATASET} "
+                             "--tokenizer bpe --vocab-size 32768`, or point $SCALING_GPU_DATASET at a prepared one")
+    return {**GPU_SETTINGS, "dataset": GPU_DATASET}
 
 
 @study("TRANSFORMER_SCALING")

@@ -95,12 +95,15 @@ def test_list_shows_epochs_and_warns_on_stderr():
 def test_gpu_studies_name_a_prepared_corpus_and_say_so_while_it_is_missing(bpe_dataset, tmp_path):
     missing = cli("TRANSFORMER_SCALING", "--list", env_extra={"SCALING_GPU_DATASET": str(tmp_path / "none")})
     assert missing.returncode == 2
-    assert missing.stderr.strip() == (f"error: the GPU studies train on GPU_DATASET='{tmp_path / 'none'}', which does "
-                                      f"not exist yet: prepare a corpus there with `python -m scaling_laws.data."
-                                      f"prepare CORPUS {tmp_path / 'none'} --tokenizer bpe --vocab-size 32768`, or "
-                                      "point $SCALING_GPU_DATASET at a prepared one")
+    assert missing.stderr.strip().endswith(f"the GPU studies train on GPU_DATASET='{tmp_path / 'none'}', which does "
+                                           f"not exist yet: prepare a corpus there with `python -m scaling_laws.data."
+                                           f"prepare CORPUS {tmp_path / 'none'} --tokenizer bpe --vocab-size 32768`, "
+                                           "or point $SCALING_GPU_DATASET at a prepared one")
     listing = cli("--list", env_extra={"SCALING_GPU_DATASET": str(tmp_path / "none")})
-    assert listing.returncode == 0 and "TRANSFORMER_SCALING            -  cannot build: the GPU studies" in listing.stdout
+    assert listing.returncode == 0, listing.stderr  # waiting for data is not broken
+    assert "TRANSFORMER_SCALING            -     needs data (below)" in listing.stdout
+    assert ("needs data: ACTIVATION_EXPERIMENTS, TRANSFORMER_LR_SWEEP, TRANSFORMER_SCALING: the GPU studies train on "
+            f"GPU_DATASET='{tmp_path / 'none'}'") in listing.stdout
     ready = cli("ACTIVATION_EXPERIMENTS", "--list", env_extra={"SCALING_GPU_DATASET": str(bpe_dataset)})
     assert ready.returncode == 0 and len(ready.stdout.strip().splitlines()) == 1 + 9
     assert "warning: 9 of 9 runs of ACTIVATION_EXPERIMENTS" in ready.stderr  # a small corpus: many epochs

@@ -65,3 +65,21 @@ def test_index_from_slurm_then_all_skips_complete_and_rerun_forces(results_dir):
     assert listing.stdout.count("complete") == 6
     again = cli("SMOKE", "--index", "1", "--rerun", *fast)
     assert again.returncode == 0 and done.done_marker.stat().st_mtime_ns != marker_time
+
+
+def test_no_arguments_runs_the_default_experiment_and_says_which_where_and_how_to_pick_another(results_dir):
+    first = cli()
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("No study given: running the default experiment QUICKSTART/d16 here")
+    assert "python experiments.py --list" in first.stdout and "python experiments.py STUDY --index I" in first.stdout
+    paths = run_paths_for("QUICKSTART", "d16")
+    assert f"metrics {paths.csv}, config {paths.config_json}, log {paths.log}" in first.stdout
+    tokens = [int(row["tokens_processed"]) for row in read_metrics_rows(paths.csv)]
+    assert paths.done_marker.exists() and tokens[-1] >= 228480 > tokens[-2]  # stopped at the first step reaching it
+    again = cli()
+    assert again.returncode == 0 and "skip QUICKSTART/d16: already complete" in again.stdout
+
+    under_array = cli(env_extra={"SLURM_ARRAY_TASK_ID": "3"})  # an old array script calling experiments.py bare
+    assert under_array.returncode == 2 and "under a Slurm array, name a study" in under_array.stderr
+    tasks_here = cli("SMOKE", "--all", "-3")
+    assert tasks_here.returncode == 2 and "-3 (--tasks) shares a submission among array tasks" in tasks_here.stderr

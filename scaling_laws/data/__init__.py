@@ -15,3 +15,7 @@ class DataError(ConfigError):
 
     A ConfigError, so that at definition time (gen_experim, --list) it is reported like any bad field.
     """
+
+
+class DatasetMissing(DataError):
+    """A study's dataset that is not prepared yet: the study waits for data (listed as such), it is not broken."""

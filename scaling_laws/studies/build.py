@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+from scaling_laws.migration import gpu_type_hint
 from scaling_laws.config import ConfigError, check_known_keys, defaults
 from scaling_laws.models import param_counts
 from scaling_laws.studies.derived import rederive, resolve
@@ -23,6 +24,9 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
     Deterministic and silent; raises ConfigError for unknown fields or invalid values.
     """
     check_known_keys(overrides)
+    gpu_type = gpu_type_hint(label)  # the original's gen_experim(hidden_dim, gpu_type="V100")
+    if gpu_type:
+        raise ConfigError(f"gen_experim({hidden_dim!r}, {label!r}): {gpu_type}")
     if not isinstance(hidden_dim, int) or isinstance(hidden_dim, bool) or hidden_dim <= 0:
         raise ConfigError(f"hidden_dim={hidden_dim!r} must be a positive int")
     fields = {**defaults(), **overrides, "hidden_dim": hidden_dim,

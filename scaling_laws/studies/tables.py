@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from scaling_laws.config import ConfigError, ExperimentConfig
 from scaling_laws.counting import chinchilla_flops
+from scaling_laws.data import DatasetMissing
 from scaling_laws.data.spec import run_epochs
 from scaling_laws.models import param_counts
 from scaling_laws.results_layout import run_paths
@@ -11,21 +12,32 @@ from scaling_laws.status import RunStatus
 from scaling_laws.studies.loader import StudyBuilders, build_study, format_epochs
 
 
-def format_study_list(studies: StudyBuilders) -> str:
-    """One line per study; a study that cannot be built (its dataset is missing, say) shows why."""
+def format_study_list(studies: StudyBuilders) -> tuple[str, list[str]]:
+    """The table of studies, and the error of each study that fails to build (listed as broken).
+
+    A study whose dataset is not prepared yet is not broken: it is listed as needing data, the reason below the table.
+    """
     lines = [f"{'study':<26} {'runs':>5} {'params (min..max)':>22} {'total FLOPs':>12} {'max epochs':>10}"]
+    errors, waiting = [], {}
     for name, build in sorted(studies.items()):
         try:
-            configs = build_study(build, {})
+            configs = build_study(build, {}, name)
         except ConfigError as error:
-            lines.append(f"{name:<26} {'-':>5}  cannot build: {error}")
+            missing = isinstance(error.__cause__, DatasetMissing)
+            lines.append(f"{name:<26} {'-':>5} {'needs data (below)' if missing else 'broken (below)':>22} "
+                         f"{'-':>12} {'-':>10}")
+            if missing:
+                waiting.setdefault(str(error.__cause__), []).append(name)
+            else:
+                errors.append(str(error))
             continue
         sizes = [param_counts(cfg).total for cfg in configs]
         flops = sum(chinchilla_flops(size, cfg.max_tokens_training) for size, cfg in zip(sizes, configs))
         most_epochs = max(run_epochs(cfg) for cfg in configs)
         lines.append(f"{name:<26} {len(configs):>5} {_si(min(sizes)) + '..' + _si(max(sizes)):>22} {flops:>12.2e} "
                      f"{format_epochs(most_epochs):>10}")
-    return "\n".join(lines)
+    lines += [f"needs data: {', '.join(names)}: {reason}" for reason, names in waiting.items()]
+    return "\n".join(lines), errors
 
 
 def format_study_table(configs: list[ExperimentConfig]) -> str:
@@ -57,14 +69,21 @@ def _age(seconds) -> str:
     return f"{seconds:.0f}s"
 
 
+def _task(task: tuple[int, int] | None) -> str:
+    return "-" if task is None else f"{task[0]}/{task[1]}"
+
+
 def _number(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def format_status_table(configs: list[ExperimentConfig], now: float | None = None) -> str:
-    """One line per run: status, last step, share of the token budget, losses, age of the last write."""
+def format_status_table(configs: list[ExperimentConfig], now: float | None = None,
+                        tasks: dict[tuple[str, str], tuple[int, int]] | None = None) -> str:
+    """One line per run: status, last step, share of the token budget, losses, age of the last write,
+    and the array task that holds it (``tasks``: (folder, label) -> (task, number of tasks))."""
+    tasks = tasks or {}
     header = (f"{'index':>5}  {'label':<24} {'status':<12} {'step':>7} {'tokens':>7} {'loss':>8} "
-              f"{'val_loss':>8} {'last write':>10}")
+              f"{'val_loss':>8} {'last write':>10} {'task':>7}")
     lines, counts, errors = [header], {}, []
     for index, cfg in enumerate(configs):
         state = run_state(run_paths(cfg), now)
@@ -72,7 +91,8 @@ def format_status_table(configs: list[ExperimentConfig], now: float | None = Non
         share = None if state.tokens_processed is None else state.tokens_processed / cfg.max_tokens_training
         lines.append(f"{index:>5}  {cfg.label:<24} {state.status:<12} {_number(state.last_step, 'd'):>7} "
                      f"{_number(share, '.0%'):>7} {_number(state.loss, '.4f'):>8} "
-                     f"{_number(state.val_loss, '.4f'):>8} {_age(state.age_s):>10}")
+                     f"{_number(state.val_loss, '.4f'):>8} {_age(state.age_s):>10} "
+                     f"{_task(tasks.get((cfg.folder_name, cfg.label))):>7}")
         if state.error:
             errors.append(f"  {cfg.label}: {state.error} (see {run_paths(cfg).log})")
     lines.append(", ".join(f"{counts[s]} {s}" for s in RunStatus if s in counts))

@@ -36,3 +36,11 @@ def select_runs(configs: list[ExperimentConfig], rerun: Optional[str],
 def describe_counts(counts: dict[RunStatus, int]) -> str:
     """'2 complete, 4 not started', in status order."""
     return ", ".join(f"{counts[status]} {status}" for status in RunStatus if status in counts)
+
+
+def task_shares(count: int, tasks: Optional[int] = None) -> list[list[int]]:
+    """Which of ``count`` experiments each array task runs: task t takes t, t+N, t+2N, ... for
+    ``tasks`` = N (the original tool's -N), one experiment per task when ``tasks`` is None.
+    Never more tasks than experiments: an empty task would only wait in the queue."""
+    tasks = count if tasks is None else min(tasks, count)
+    return [list(range(task, count, tasks)) for task in range(tasks)]
