@@ -76,7 +76,7 @@ class ExperimentConfig:
     # --- data ---
     dataset: str = "stdlib"  # "stdlib", a .txt file, a directory of .txt, or a folder made by scaling_laws.data.prepare
     val_fraction: float = 0.1  # share of a byte-level corpus held out for validation (prepared data: split at prepare)
-    max_epochs: float = 1.0  # warn (at definition and run start) when a run passes over its training split more often
+    warn_above_epochs: float = 1.0  # warn (definition, run start) when a run repeats its training split more often
     # --- execution ---
     device: str = "auto"  # auto, cpu or cuda (auto picks cuda when available)
     dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
@@ -171,7 +171,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _check_positive(cfg, "hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length",
                     "max_tokens_training", "target_effective_batch_size", "batch_size",
                     "gradient_accumulation_steps", "gpu_memory_gb", "learning_rate", "eps",
-                    "eval_interval", "eval_sequences", "token_to_param_ratio", "max_epochs")
+                    "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs")
     _require(cfg.batch_size * cfg.gradient_accumulation_steps == cfg.target_effective_batch_size,
              f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
              f"= {cfg.batch_size * cfg.gradient_accumulation_steps} != target_effective_batch_size="

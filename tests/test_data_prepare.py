@@ -209,7 +209,7 @@ def test_prepare_train_fit_end_to_end_on_a_small_real_corpus(tmp_path, results_d
     small = dict(num_layers=1, seq_length=32, target_effective_batch_size=8, max_tokens_training=8 * 32 * 60,
                  eval_interval=20, eval_sequences=16, learning_rate=3e-3, dataset=str(tmp_path / "data"))
     experiments = sum((gen_experim(d, folder_name="E2E", **small) for d in (8, 12, 16, 24)), [])
-    experiments += gen_experim(8, label="repeats", folder_name="E2E_REPEAT", max_epochs=0.001,
+    experiments += gen_experim(8, label="repeats", folder_name="E2E_REPEAT", warn_above_epochs=0.001,
                                **{**small, "max_tokens_training": 8 * 32 * 5})
     configs = [validate_experiment(e) for e in experiments]
     assert {cfg.vocab_size for cfg in configs} == {512}
@@ -218,8 +218,8 @@ def test_prepare_train_fit_end_to_end_on_a_small_real_corpus(tmp_path, results_d
     assert record["sha256"] == meta.fingerprint and record["train_tokens"] == meta.tokens["train"]
     assert record["vocab_size"] == 512 and record["tokenizer"] == "bpe"
     assert record["epochs"] == pytest.approx(8 * 32 * 60 / meta.tokens["train"])
-    assert "more than max_epochs=0.001: its loss measures memorisation" in run_paths(configs[-1]).log.read_text()
-    assert "max_epochs" not in run_paths(configs[0]).log.read_text()
+    assert "more than warn_above_epochs=0.001: its loss measures memorisation" in run_paths(configs[-1]).log.read_text()
+    assert "warn_above_epochs" not in run_paths(configs[0]).log.read_text()
     capsys.readouterr()
     assert fit_main([str(results_dir / "E2E"), "--n-bootstrap", "10"]) == 0
     fit = read_json(results_dir / "E2E" / "analysis" / "fit.json")

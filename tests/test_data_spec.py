@@ -75,10 +75,11 @@ def test_epochs_and_the_warning_at_definition_time(bpe_dataset):
     assert [run_epochs(cfg) for cfg in configs] == pytest.approx([0.5, 3.0], abs=1e-4)
     assert epoch_warning("S", configs[:1]) is None
     assert epoch_warning("S", configs).startswith("1 of 2 runs of S pass over their training split more than "
-                                                  "max_epochs=1 times (epochs: d24 3): their loss measures memorisation")
-    assert epoch_warning("S", [validate_experiment(with_overrides(twice[0], max_epochs=4.0))]) is None
-    with pytest.raises(ConfigError, match="max_epochs=0.0 must be > 0"):
-        gen_experim(16, max_epochs=0.0)
+                                                  "warn_above_epochs=1 times (epochs: d24 3): their loss measures "
+                                                  "memorisation")
+    assert epoch_warning("S", [validate_experiment(with_overrides(twice[0], warn_above_epochs=4.0))]) is None
+    with pytest.raises(ConfigError, match="warn_above_epochs=0.0 must be > 0"):
+        gen_experim(16, warn_above_epochs=0.0)
 
 
 def test_list_shows_epochs_and_warns_on_stderr():
@@ -88,7 +89,7 @@ def test_list_shows_epochs_and_warns_on_stderr():
     train_tokens = summarize("stdlib", 0.1, 0).train_tokens
     assert lines[1].split()[4] == f"{20_000_000 / train_tokens:.3g}"
     assert table.stderr.startswith("warning: 6 of 6 runs of SMOKE pass over their training split more than "
-                                   "max_epochs=1 times")
+                                   "warn_above_epochs=1 times")
     assert cli("SMOKE", "--list").stderr == ""
 
 

@@ -30,8 +30,8 @@ def submitit_study():
 
 @study("LONG")
 def long_study():  # hours on one core: only ever cancelled (so its 23 epochs over the data do not matter)
-    return gen_experim(16, label="long", folder_name="LONG", max_tokens_training=8 * 32 * 10**6, max_epochs=100.0,
-                       **TINY)
+    return gen_experim(16, label="long", folder_name="LONG", max_tokens_training=8 * 32 * 10**6,
+                       warn_above_epochs=100.0, **TINY)
 '''
 
 

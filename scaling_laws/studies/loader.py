@@ -146,22 +146,22 @@ def format_epochs(value: float) -> str:
 
 
 def epoch_warning(name: str, configs: list[ExperimentConfig]) -> Optional[str]:
-    """A warning when runs of the study pass over their training split more than max_epochs times."""
-    over = [(cfg, epochs) for cfg in configs if (epochs := run_epochs(cfg)) > cfg.max_epochs]
+    """A warning when runs of the study pass over their training split more than warn_above_epochs times."""
+    over = [(cfg, epochs) for cfg in configs if (epochs := run_epochs(cfg)) > cfg.warn_above_epochs]
     if not over:
         return None
     listed = ", ".join(f"{cfg.label} {format_epochs(epochs)}" for cfg, epochs in over[:6])
     listed += ", ..." if len(over) > 6 else ""
-    return (f"{len(over)} of {len(configs)} runs of {name} pass over their training split more than max_epochs="
-            f"{over[0][0].max_epochs:g} times (epochs: {listed}): their loss measures memorisation as much as "
+    return (f"{len(over)} of {len(configs)} runs of {name} pass over their training split more than warn_above_epochs="
+            f"{over[0][0].warn_above_epochs:g} times (epochs: {listed}): their loss measures memorisation as much as "
             "learning; train on a larger dataset (python -m scaling_laws.data.prepare), lower max_tokens_training, "
-            "or raise max_epochs")
+            "or raise warn_above_epochs")
 
 
 def load_study(name: str, overrides: list[str] = (), definitions: Optional[str] = None) -> list[ExperimentConfig]:
     """The study's fully resolved, validated experiments, ``key=value`` overrides applied.
 
-    Warns on stderr when runs would repeat their data more than max_epochs times.
+    Warns on stderr when runs would repeat their data more than warn_above_epochs times.
     """
     studies = load_studies(definitions)
     if name not in studies:

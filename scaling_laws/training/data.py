@@ -151,13 +151,13 @@ def check_fits(data: TokenData, seq_length: int, vocab_size: int) -> None:
 
 
 def warn_if_repeating(data: TokenData, cfg) -> float:
-    """Log a warning at run start when the run passes over its training split more than cfg.max_epochs
+    """Log a warning at run start when the run passes over its training split more than cfg.warn_above_epochs
     times; returns the number of epochs."""
     passes = data.epochs(cfg.max_tokens_training)
-    if passes > cfg.max_epochs:
-        log.warning("%s: %.3g epochs over the %s training tokens of %s, more than max_epochs=%g: its loss "
+    if passes > cfg.warn_above_epochs:
+        log.warning("%s: %.3g epochs over the %s training tokens of %s, more than warn_above_epochs=%g: its loss "
                     "measures memorisation as much as learning; train on more data", cfg.label, passes,
-                    f"{len(data.train):,}", data.name, cfg.max_epochs)
+                    f"{len(data.train):,}", data.name, cfg.warn_above_epochs)
     return passes
 
 
