@@ -9,15 +9,15 @@ import logging
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from scaling_laws.config import ExperimentConfig
-from scaling_laws.counting import chinchilla_flops, tokens_processed
-from scaling_laws.models import build_model, param_counts
+from scaling_laws.counting import chinchilla_flops, peak_bf16_flops, tokens_processed
+from scaling_laws.models import architecture, build_model, param_counts
 from scaling_laws.results_layout import RunPaths
 from scaling_laws.running.metadata import run_metadata
 from scaling_laws.running.progress import progress_text
@@ -27,13 +27,19 @@ from scaling_laws.training import data as data_module
 from scaling_laws.training.device import autocast_dtype, select_device
 from scaling_laws.training.distributed import DistContext
 from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
+from scaling_laws.training.prefetch import prefetched
 
 log = logging.getLogger("scaling")
 
 
 # ----------------------------------------------------------------------------- steps
 class Trainer:
-    """What one run needs at every step: model, optimiser, data, device and distributed context."""
+    """What one run needs at every step: model, optimiser, data, device and distributed context.
+
+    On CUDA the forward pass and the loss run as one compiled graph (``compile=auto``), so no fp32
+    copy of the logits is kept; batches are cut ahead on pinned memory; a step returns device
+    tensors, and the loop reads them back only when it logs (one host sync per window of steps).
+    """
 
     def __init__(self, cfg: ExperimentConfig, dist: DistContext):
         self.cfg, self.dist = cfg, dist
@@ -41,10 +47,11 @@ class Trainer:
         self.autocast_dtype = autocast_dtype(cfg, self.device)
         self.data = data_module.load_token_data(cfg.dataset, cfg.val_fraction, cfg.data_seed)
         data_module.check_fits(self.data, cfg.seq_length, cfg.vocab_size)
+        data_module.warn_if_repeating(self.data, cfg)
         self.raw_model = build_model(cfg).to(self.device)
         self.model = dist.wrap(self.raw_model, self.device)
-        if cfg.compile:
-            self.model = torch.compile(self.model)
+        self.compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
+        self.train_loss = torch.compile(self._loss) if self.compiled else self._loss
         self.optimizer = build_optimizer(self.raw_model, cfg, self.device)
         self.total_steps = total_optimizer_steps(cfg, dist.world_size)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
@@ -55,43 +62,70 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def loss_on(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-token cross-entropy of the training model (compiled with it on CUDA)."""
         with self.autocast():
-            logits = self.model(inputs.to(self.device, non_blocking=True))
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.to(self.device).flatten())
+            logits = self.model(inputs)
+        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
 
-    def train_step(self, step: int, lr: float) -> tuple[float, float]:
-        """One optimizer step over grad_accum micro-batches; returns (mean loss, grad norm)."""
+    def step_batches(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's micro-batches of optimizer step ``step`` (0-based), on the host."""
         cfg = self.cfg
+        return [data_module.train_batch(self.data, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.seq_length,
+                                        cfg.batch_seed, step, micro_step, self.dist.rank, self.dist.world_size)
+                for micro_step in range(cfg.gradient_accumulation_steps)]
+
+    def batches_from(self, start_step: int):
+        """Every step's micro-batches from ``start_step`` on, made ahead on pinned memory on CUDA."""
+        return prefetched(self.step_batches, range(start_step, self.total_steps), pin=self.device.type == "cuda")
+
+    def train_step(self, batches, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step over the step's micro-batches; (mean loss, grad norm) as device tensors."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         total_loss = torch.zeros((), device=self.device)
-        for micro_step in range(cfg.gradient_accumulation_steps):
-            inputs, targets = data_module.train_batch(self.data, cfg.batch_size, cfg.gradient_accumulation_steps,
-                                                      cfg.seq_length, cfg.batch_seed, step, micro_step,
-                                                      self.dist.rank, self.dist.world_size)
-            is_last = micro_step == cfg.gradient_accumulation_steps - 1
+        for micro_step, (inputs, targets) in enumerate(batches):
+            is_last = micro_step == len(batches) - 1
             with self.dist.maybe_no_sync(self.model, sync=is_last):
                 # Dividing by the accumulation count makes the summed gradient the mean over micro-batches.
-                loss = self.loss_on(inputs, targets) / cfg.gradient_accumulation_steps
+                loss = self.train_loss(inputs.to(self.device, non_blocking=True),
+                                       targets.to(self.device, non_blocking=True)) / len(batches)
                 loss.backward()
             total_loss += loss.detach()
-        clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+        clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return self.dist.mean(total_loss), float(grad_norm)
+        return self.dist.mean(total_loss), grad_norm
 
     @torch.no_grad()
     def evaluate(self) -> float:
-        """Mean loss over the fixed validation windows."""
-        self.model.eval()
-        losses = [self.loss_on(inputs, targets) * len(inputs) for inputs, targets in self.val_batches]
-        self.model.train()
-        return float(sum(losses)) / sum(len(inputs) for inputs, _ in self.val_batches)
+        """Mean loss over the fixed validation windows, on the eager model: evaluating never recompiles
+        the training graph (grad mode and a ragged last batch would)."""
+        total = torch.zeros((), device=self.device)
+        for inputs, targets in self.val_batches:
+            with self.autocast():
+                logits = self.raw_model(inputs.to(self.device))
+            total += summed_cross_entropy(logits.flatten(0, 1), targets.to(self.device).flatten())
+        return float(total) / sum(targets.numel() for _, targets in self.val_batches)
 
     def is_eval_step(self, step_done: int) -> bool:
         return step_done % self.cfg.eval_interval == 0 or step_done == self.total_steps
+
+    def is_log_step(self, step_done: int) -> bool:
+        """Steps after which the pending steps are read back and written (the loop's one host sync)."""
+        return step_done % LOG_EVERY_STEPS == 0 or self.is_eval_step(step_done)
+
+
+LOG_EVERY_STEPS = 10  # steps read back from the device together: one host sync per window
+EVAL_CHUNK_TOKENS = 4096  # evaluation upcasts this many tokens' logits to fp32 at a time
+
+
+def summed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Summed fp32 cross-entropy over (tokens, vocab) logits, a chunk of tokens at a time, so that no
+    fp32 copy of all the logits exists (at vocabulary 50,304 that copy would outweigh a small model)."""
+    return sum(F.cross_entropy(chunk.float(), target, reduction="sum")
+               for chunk, target in zip(logits.split(EVAL_CHUNK_TOKENS), targets.split(EVAL_CHUNK_TOKENS)))
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -101,31 +135,33 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
 
     Its files (metrics CSV, config JSON, checkpoints, the ``.done`` marker last) are kept
     consistent by a RunRecord, called at four points: start, each step's row, checkpoint, finish.
-    ``stop_requested()`` is polled after each step: when true, the run checkpoints and returns
-    a summary with status "interrupted" (no marker).
+    ``stop_requested()`` is polled after each step (with several ranks, whenever steps are logged:
+    every LOG_EVERY_STEPS steps at most); when true, the run checkpoints and returns a summary with
+    status "interrupted" (no marker).
     """
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
     counts = param_counts(cfg)
     record = RunRecord(cfg, paths, dist, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
     start_step, elapsed_s = record.start(trainer.raw_model, trainer.optimizer, trainer.device, trainer.total_steps)
+    window = StepWindow(mfu_scale=mfu_scale(cfg, trainer.device, trainer.autocast_dtype))
     status, row = Outcome.INTERRUPTED, {}
-    for step in range(start_step, trainer.total_steps):
-        started = time.perf_counter()
+    for step, batches in zip(range(start_step, trainer.total_steps), trainer.batches_from(start_step)):
         lr = get_lr(step, cfg, trainer.total_steps)
-        loss, grad_norm = trainer.train_step(step, lr)
-        val_loss = trainer.evaluate() if trainer.is_eval_step(step + 1) else None
-        step_s = time.perf_counter() - started
-        elapsed_s += step_s
-        row = log_row(record, cfg, dist.world_size, counts.total, trainer.total_steps,
-                      StepRecord(step + 1, loss, val_loss, lr, grad_norm, step_s, elapsed_s))
-        if not math.isfinite(loss):
-            status = Outcome.DIVERGED
+        window.add(step + 1, lr, *trainer.train_step(batches, lr))
+        if trainer.is_eval_step(step + 1):
+            window.val_loss = trainer.evaluate()
+        alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step
+        if not (trainer.is_log_step(step + 1) or alone_stopping):
+            continue
+        records, elapsed_s = window.flush(elapsed_s)
+        row, diverged = log_rows(record, cfg, dist.world_size, counts.total, trainer.total_steps, records,
+                                 window.mfu_scale)
+        if diverged or step + 1 == trainer.total_steps:
+            status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
             break
-        if step + 1 == trainer.total_steps:
-            status = Outcome.COMPLETE
-            break
-        stopping = dist.any(stop_requested())  # every rank must agree, or the others would hang
+        # Several ranks agree when they log (an all-reduce), or one would stop and the others hang.
+        stopping = alone_stopping or (dist.world_size > 1 and dist.any(stop_requested()))
         record.checkpoint(trainer.raw_model, trainer.optimizer, step + 1, elapsed_s, force=stopping)
         if stopping:
             break
@@ -141,24 +177,72 @@ class StepRecord:
     val_loss: Optional[float]  # None when this step had no validation pass
     lr: float
     grad_norm: float
-    step_s: float  # wall seconds of this step
+    step_s: float  # wall seconds of this step (the mean over the steps logged with it)
     elapsed_s: float  # wall seconds of training so far, across resumes
 
 
+@dataclass
+class StepWindow:
+    """Steps trained since the last log, as device tensors; ``flush`` reads them back in one sync."""
+
+    mfu_scale: Optional[float] = None  # flops per token / device peak: MFU = tokens/s x this (None: unknown)
+    pending: list = field(default_factory=list)  # (step_done, lr, loss tensor, grad-norm tensor)
+    val_loss: Optional[float] = None  # the validation loss of the window's last step, if it had a pass
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, step_done: int, lr: float, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+        self.pending.append((step_done, lr, loss, grad_norm))
+
+    def flush(self, elapsed_s: float) -> tuple[list[StepRecord], float]:
+        """The pending steps as records (wall time shared evenly), and the new elapsed seconds."""
+        values = torch.stack([torch.stack((loss.float(), norm.float())) for _, _, loss, norm in self.pending]).tolist()
+        now = time.perf_counter()
+        step_s = (now - self.started) / len(self.pending)
+        records = []
+        for index, ((step_done, lr, _, _), (loss, grad_norm)) in enumerate(zip(self.pending, values)):
+            elapsed_s += step_s
+            val_loss = self.val_loss if index == len(self.pending) - 1 else None
+            records.append(StepRecord(step_done, loss, val_loss, lr, grad_norm, step_s, elapsed_s))
+        self.pending, self.val_loss, self.started = [], None, now
+        return records, elapsed_s
+
+
+def mfu_scale(cfg: ExperimentConfig, device: torch.device, autocast: Optional[torch.dtype]) -> Optional[float]:
+    """Model FLOPs per token over the device's bf16 peak, for bf16 runs on a known GPU; else None."""
+    count = architecture(cfg.architecture).flops_per_token
+    if device.type != "cuda" or autocast != torch.bfloat16 or count is None:
+        return None
+    peak = peak_bf16_flops(torch.cuda.get_device_name(device))
+    return None if peak is None else count(cfg) / peak
+
+
+def log_rows(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
+             steps: list[StepRecord], mfu_per_token_s: Optional[float]) -> tuple[dict, bool]:
+    """Write each step's row up to and including the first non-finite loss; (last row, diverged)."""
+    row = {}
+    for step in steps:
+        row = log_row(record, cfg, world_size, total_params, total_steps, step, mfu_per_token_s)
+        if not math.isfinite(step.loss):
+            return row, True
+    return row, False
+
+
 def log_row(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
-            step: StepRecord) -> dict:
+            step: StepRecord, mfu_per_token_s: Optional[float] = None) -> dict:
     """Append this step's CSV row (main process only), log eval steps with progress, and return the row."""
     tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, world_size,
                               cfg.seq_length)
     tokens_per_second = cfg.tokens_per_step * world_size / step.step_s
+    mfu = None if mfu_per_token_s is None else tokens_per_second * mfu_per_token_s
     row = {"optimizer_step": step.step_done, "tokens_processed": tokens, "loss": f"{step.loss:.6f}",
            "val_loss": None if step.val_loss is None else f"{step.val_loss:.6f}",
            "learning_rate": f"{step.lr:.6e}", "grad_norm": f"{step.grad_norm:.6f}",
            "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
-           "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{step.elapsed_s:.3f}"}
+           "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{step.elapsed_s:.3f}",
+           "mfu": None if mfu is None else f"{mfu:.4f}"}
     record.append(row)
     if step.val_loss is not None and record.dist.is_main:
-        log.info("%s step %d/%d loss %.4f val_loss %.4f lr %.2e %.0f tok/s %s", cfg.label, step.step_done,
+        log.info("%s step %d/%d loss %.4f val_loss %.4f lr %.2e %.0f tok/s%s %s", cfg.label, step.step_done,
                  total_steps, step.loss, step.val_loss, step.lr, tokens_per_second,
-                 progress_text(step.step_done, total_steps, step.elapsed_s))
+                 "" if mfu is None else f" MFU {mfu:.1%}", progress_text(step.step_done, total_steps, step.elapsed_s))
     return row

@@ -5,10 +5,21 @@ Add a study by decorating a function that returns a list of experiments built wi
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
+from scaling_laws.data import DatasetMissing
 from scaling_laws.studies.registry import STUDIES, study
 
 __all__ = ["STUDIES", "study"]
+
+@study("QUICKSTART")
+def quickstart() -> list[dict]:
+    """What `python experiments.py` alone runs: one small transformer, seconds on one CPU core."""
+    return gen_experim(16, folder_name="QUICKSTART", seq_length=64, target_effective_batch_size=16,
+                       learning_rate=3e-3, eval_interval=50, eval_sequences=32)
+
 
 # Small enough for 2 CPU cores in a few minutes; big enough that loss falls with width.
 DEMO_SETTINGS = dict(seq_length=64, target_effective_batch_size=32, learning_rate=3e-3, eval_interval=50,
@@ -27,20 +38,36 @@ def demo() -> list[dict]:
     return ladder + create_isoflop_experiments(isoflop_widths, DEMO_FLOP_BUDGETS)
 
 
-# GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets.
+# The GPU studies need far more tokens than the built-in corpus holds (at 20 tokens per parameter, width
+# 1024 would pass over it hundreds of times), so they train on a corpus you prepare once (README, Data):
+#     python -m scaling_laws.data.prepare CORPUS data/gpu_corpus --tokenizer bpe --vocab-size 32768
+# GPU_DATASET names that folder: set $SCALING_GPU_DATASET or edit the default. Until the folder exists these
+# studies stop at definition time, saying so.
+GPU_DATASET = os.environ.get("SCALING_GPU_DATASET", str(Path(__file__).resolve().parent / "data" / "gpu_corpus"))
+
+# GPU-sized: context 512, 64 sequences (32k tokens) per step, Chinchilla-optimal budgets (benchmarks/ use these too).
 GPU_SETTINGS = dict(seq_length=512, target_effective_batch_size=64, learning_rate=1e-3, eval_interval=200,
                     eval_sequences=256)
 
 
+def gpu_settings() -> dict:
+    """GPU_SETTINGS on GPU_DATASET, once it exists."""
+    if not Path(GPU_DATASET).exists():
+        raise DatasetMissing(f"the GPU studies train on GPU_DATASET={GPU_DATASET!r}, which does not exist yet: "
+                             f"prepare a corpus there with `python -m scaling_laws.data.prepare CORPUS {GPU_DATASET} "
+                             "--tokenizer bpe --vocab-size 32768`, or point $SCALING_GPU_DATASET at a prepared one")
+    return {**GPU_SETTINGS, "dataset": GPU_DATASET}
+
+
 @study("TRANSFORMER_SCALING")
 def transformer_scaling() -> list[dict]:
-    return sum((gen_experim(d, folder_name="TRANSFORMER_SCALING", **GPU_SETTINGS)
+    return sum((gen_experim(d, folder_name="TRANSFORMER_SCALING", **gpu_settings())
                 for d in (128, 192, 256, 384, 512, 768, 1024)), [])
 
 
 @study("TRANSFORMER_LR_SWEEP")
 def transformer_lr_sweep() -> list[dict]:
-    widths = sum((gen_experim(d, folder_name="TRANSFORMER", **GPU_SETTINGS) for d in (128, 256, 512)), [])
+    widths = sum((gen_experim(d, folder_name="TRANSFORMER", **gpu_settings()) for d in (128, 256, 512)), [])
     return create_multi_lr_experiments(widths, [5e-4, 1e-3, 2e-3, 4e-3])
 
 
@@ -48,7 +75,7 @@ def transformer_lr_sweep() -> list[dict]:
 def activation_experiments() -> list[dict]:
     return [exp for d in (128, 256, 512) for act in ("gelu", "relu", "swiglu")
             for exp in gen_experim(d, label=f"d{d}_{act}", folder_name="ACTIVATION_EXPERIMENTS",
-                                   activation=act, **GPU_SETTINGS)]
+                                   activation=act, **gpu_settings())]
 
 
 # Seconds per run on one CPU core: checks that an installation or a cluster works end to end.

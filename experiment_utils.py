@@ -11,6 +11,7 @@ Derivation rules (each overridable by passing the field explicitly) are one tabl
                divisor that fits gpu_memory_gb under the memory rule (scaling_laws/models/memory.py)
 - label = "d<hidden_dim>", folder_name = "default"
 """
+from scaling_laws.migration import helper_hint
 from scaling_laws.models.transformer import default_ffn_dim, default_num_heads, default_num_layers
 from scaling_laws.studies.build import (DEFAULT_FOLDER, create_isoflop_experiments, create_multi_lr_experiments,
                                         create_multi_seed_experiments, format_lr, gen_experim, with_overrides)
@@ -18,3 +19,11 @@ from scaling_laws.studies.build import (DEFAULT_FOLDER, create_isoflop_experimen
 __all__ = ["gen_experim", "with_overrides", "create_multi_lr_experiments", "create_isoflop_experiments",
            "create_multi_seed_experiments", "format_lr", "default_num_layers", "default_num_heads",
            "default_ffn_dim", "DEFAULT_FOLDER"]
+
+
+def __getattr__(name: str):
+    """`from experiment_utils import get_base_config` (an original helper) says what replaces it."""
+    hint = helper_hint(name)
+    if hint:  # ImportError, not AttributeError: `from ... import` would replace the message with its own
+        raise ImportError(hint, name=name)
+    raise AttributeError(f"module 'experiment_utils' has no attribute {name!r}")

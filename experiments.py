@@ -1,12 +1,13 @@
 """Command line: list, run, check and submit the experiments of a named study.
 
+    python experiments.py                              # one small default experiment, here (QUICKSTART)
     python experiments.py --list
     python experiments.py DEMO --list
     python experiments.py DEMO --status                # complete/running/failed/... from result files
     python experiments.py DEMO --index 3               # index defaults to $SLURM_ARRAY_TASK_ID
     python experiments.py DEMO --all [--rerun [failed|all]] [key=value ...]
-    python experiments.py --manifest FILE --index 3    # what a submit_job.sh array task runs
-    python experiments.py DEMO --submit [-c 2 --time 1:00:00 --gpus 1 ...] [--wait]   # Slurm through submitit
+    python experiments.py --manifest FILE --index 3    # what submit_job.sh's array task 3 runs
+    python experiments.py DEMO --submit [-4] [-c 2 --time 1:00:00 --gpus 1 ...] [--wait]   # Slurm via submitit
 
 Studies come from experiment_definitions.py, plus --definitions FILE.
 """
@@ -18,12 +19,16 @@ import sys
 from typing import Optional
 
 from scaling_laws.config import ConfigError
+from scaling_laws.models import param_counts
+from scaling_laws.results_layout import run_paths
 from scaling_laws.studies.loader import load_studies, load_study
 from scaling_laws.studies.tables import format_status_table, format_study_list, format_study_table
 from scaling_laws.submit.guard import SubmitError
-from scaling_laws.submit.manifest import manifest_entry
+from scaling_laws.submit.manifest import manifest_task_entries, task_assignments
+from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun, normalize_task_count
 from scaling_laws.validate import problems_deferred, validate_experiment
-from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun
+
+DEFAULT_STUDY = "QUICKSTART"  # what `python experiments.py` alone runs: one small experiment, minutes on a CPU
 
 
 class UsageError(Exception):
@@ -42,10 +47,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     action.add_argument("--all", action="store_true", help="run every experiment here, skipping complete ones")
     action.add_argument("--submit", action="store_true", help="submit STUDY to Slurm through submitit")
     parser.add_argument("--definitions", metavar="FILE", help="a Python file defining more studies")
-    parser.add_argument("--manifest", metavar="FILE", help="run entry --index of this manifest (no STUDY)")
+    parser.add_argument("--manifest", metavar="FILE", help="run array task --index of this manifest (no STUDY)")
     add_submission_options(parser)  # --rerun too: the same words as submit_job.sh
     parser.add_argument("--wait", action="store_true", help="with --submit: block until every task ends, report each")
-    return parser.parse_intermixed_args(normalize_rerun(argv))  # overrides may follow options
+    parser.add_argument("--per-gpu", type=int, default=1, metavar="K",
+                        help="with --all: run K experiments at once on each visible GPU (or K on the CPU); with "
+                             "several GPUs, --all always spreads the experiments over all of them")
+    # overrides may follow options; -4 is --tasks=4 (submit only)
+    return parser.parse_intermixed_args(normalize_rerun(normalize_task_count(argv)))
 
 
 def task_index(index: Optional[int]) -> int:
@@ -74,17 +83,48 @@ def lazy_train(cfg, paths, **kwargs) -> dict:
     return train(cfg, paths, **kwargs)
 
 
-def run_manifest_entry(args: argparse.Namespace) -> int:
-    if args.study is not None or args.all or args.list or args.status or args.submit:
-        raise UsageError("--manifest runs one entry: give only --index N (or $SLURM_ARRAY_TASK_ID)")
-    experiment = manifest_entry(args.manifest, task_index(args.index))
-    from scaling_laws.running.runner import record_refusal, run_one
-    try:
-        cfg = validate_experiment(experiment)
-    except ConfigError as error:  # e.g. its dataset is gone since submission: the run's files say why
-        record_refusal(experiment, error)
-        raise
-    return run_one(lazy_train, cfg, rerun=args.rerun == "all")
+def run_manifest_task(args: argparse.Namespace) -> int:
+    """One array task of a submit_job.sh submission: its share of the manifest, in order.
+
+    An entry that no longer validates (its dataset is gone since submission, say) is refused in
+    one line and leaves its run's .failed marker; the task still runs the rest of its share.
+    """
+    if args.study is not None or args.all or args.list or args.status or args.submit or args.rerun:
+        raise UsageError("--manifest runs one array task: give only --index T (or $SLURM_ARRAY_TASK_ID); "
+                         "to train runs again, submit with --rerun")
+    task = task_index(args.index)
+    entries = manifest_task_entries(args.manifest, task)
+    print(f"array task {task} of {args.manifest}: {len(entries)} run(s): "
+          f"{' '.join(str(exp.get('label')) for exp in entries)}", flush=True)
+    from scaling_laws.running.runner import record_refusal, run_share
+    share, refused = [], 0
+    for experiment in entries:
+        try:
+            share.append(validate_experiment(experiment))
+        except ConfigError as error:
+            record_refusal(experiment, error)
+            print(f"error: {experiment.get('folder_name')}/{experiment.get('label')}: {error}", file=sys.stderr)
+            refused += 1
+    code = run_share(lazy_train, share)
+    return code if code or not refused else 2
+
+
+def run_default(args: argparse.Namespace) -> int:
+    """`python experiments.py` alone: the default study's one experiment, here, saying where it went."""
+    if os.environ.get("SLURM_ARRAY_TASK_ID") is not None:
+        raise UsageError("under a Slurm array, name a study (or --manifest FILE, as submit_job.sh writes): "
+                         "every task would run the same default experiment")
+    cfg, = load_study(DEFAULT_STUDY, args.overrides, args.definitions)
+    print(f"No study given: running the default experiment {DEFAULT_STUDY}/{cfg.label} here "
+          f"({param_counts(cfg).total:,} parameters, {cfg.max_tokens_training:,} tokens).\n"
+          "Pick another: python experiments.py --list (studies), python experiments.py STUDY --list "
+          "(its experiments), python experiments.py STUDY --index I (one of them).", flush=True)
+    from scaling_laws.running.runner import run_one
+    code = run_one(lazy_train, cfg, rerun=args.rerun == "all")
+    paths = run_paths(cfg)
+    print(f"{DEFAULT_STUDY}/{cfg.label} files: metrics {paths.csv}, config {paths.config_json}, log {paths.log} "
+          f"(python experiments.py {DEFAULT_STUDY} --status shows its state)")
+    return code
 
 
 def print_status(args: argparse.Namespace) -> int:
@@ -93,18 +133,29 @@ def print_status(args: argparse.Namespace) -> int:
     with problems_deferred() as problems:
         configs = load_study(args.study, args.overrides, args.definitions)
     queue, note = queue_snapshot()
-    print(format_status_table(configs, queue=queue, queue_note=note, problems=problems))
+    print(format_status_table(configs, tasks=task_assignments(configs), queue=queue, queue_note=note,
+                              problems=problems))
     return 0
 
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.manifest is not None:
-        return run_manifest_entry(args)
+        return run_manifest_task(args)
+    if args.tasks is not None and not args.submit:
+        raise UsageError(f"-{args.tasks} (--tasks) shares a submission among array tasks: use it with --submit, "
+                         "or with submit_job.sh")
+    if args.study is not None and "=" in args.study:  # `python experiments.py learning_rate=3e-3`
+        args.overrides, args.study = [args.study, *args.overrides], None
     if args.study is None:
-        if not args.list:
+        if args.list:
+            table, errors = format_study_list(load_studies(args.definitions))
+            print(table)
+            for error in errors:
+                print(f"error: {error}", file=sys.stderr)
+            return 2 if errors else 0
+        if args.status or args.all or args.submit or args.index is not None:
             raise UsageError("name a study (python experiments.py --list shows them)")
-        print(format_study_list(load_studies(args.definitions)))
-        return 0
+        return run_default(args)
     if args.status:
         return print_status(args)
     configs = load_study(args.study, args.overrides, args.definitions)
@@ -114,12 +165,30 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.submit:
         from core import train  # submitit pickles it by reference: a function of core, not of this script
         from scaling_laws.submit.submitit_backend import submit_study
-        return submit_study(args.study, configs, Resources.from_args(args), train, rerun=args.rerun, wait=args.wait)
+        return submit_study(args.study, configs, Resources.from_args(args), train, rerun=args.rerun, wait=args.wait,
+                            tasks=args.tasks)
+    from scaling_laws.running.parallel import visible_gpu_count
     from scaling_laws.running.runner import run_all, run_one
     rerun = args.rerun == "all"
+    if args.all and (args.per_gpu > 1 or visible_gpu_count() > 1):
+        return run_side_by_side(args, len(configs))
     if args.all:
         return run_all(lazy_train, configs, rerun=rerun)
     return run_one(lazy_train, configs[resolve_index(args.index, len(configs))], rerun=rerun)
+
+
+def run_side_by_side(args: argparse.Namespace, count: int) -> int:
+    """--all as child processes, --per-gpu at a time on each visible GPU (scaling_laws/running/parallel.py)."""
+    from scaling_laws.running.parallel import experiment_command, run_in_slots, slots_for, visible_gpu_count
+    if args.per_gpu < 1:
+        raise UsageError(f"--per-gpu {args.per_gpu} must be >= 1")
+    base = [os.path.abspath(__file__), args.study, *args.overrides]
+    base += ["--definitions", args.definitions] if args.definitions else []
+    base += ["--rerun", args.rerun] if args.rerun else []
+    slots = slots_for(visible_gpu_count(), args.per_gpu)
+    print(f"{args.study}: {count} experiments in {len(slots)} slots ({args.per_gpu} per "
+          f"{'GPU' if slots[0].gpu is not None else 'CPU'})", flush=True)
+    return run_in_slots(experiment_command(base), list(range(count)), slots)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -15,10 +15,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from scaling_laws.migration import field_hint, value_hint
+
 ACTIVATIONS = ("gelu", "relu", "swiglu")
 LR_SCHEDULES = ("cosine", "linear", "constant")
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
+COMPILE_MODES = ("auto", "on", "off")
+COMPILE_ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "1": "on", "0": "off"}
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,127}$")
 
 
@@ -44,7 +48,7 @@ class ExperimentConfig:
     ffn_dim: int  # MLP inner width (gen_experim: 4d for gelu/relu, ~8d/3 for swiglu)
     activation: str = "gelu"  # MLP nonlinearity: gelu, relu or swiglu
     tie_embeddings: bool = True  # share input embedding and output projection weights
-    vocab_size: int = 256  # token vocabulary; 256 for the built-in byte-level data
+    vocab_size: int  # token vocabulary (gen_experim: the dataset's, 256 for bytes); may exceed the dataset's, not be below
     seq_length: int = 128  # tokens per training sequence (context length)
     # --- muP (not available yet: rejected if turned on) ---
     use_mup: bool = False  # maximal-update parametrisation; arrives with the muP issue
@@ -71,12 +75,13 @@ class ExperimentConfig:
     eval_interval: int = 50  # optimizer steps between validation passes (and at the last step)
     eval_sequences: int = 64  # validation windows per pass: fixed, evenly spaced, same for every model
     # --- data ---
-    dataset: str = "stdlib"  # "stdlib", a .txt file, a directory of .txt, or a dir with train.bin/val.bin
-    val_fraction: float = 0.1  # share of the corpus held out for validation (ignored for .bin pairs)
+    dataset: str = "stdlib"  # "stdlib", a .txt file, a directory of .txt, or a folder made by scaling_laws.data.prepare
+    val_fraction: float = 0.1  # share of a byte-level corpus held out for validation (prepared data: split at prepare)
+    warn_above_epochs: float = 1.0  # warn (definition, run start) when a run repeats its training split more often
     # --- execution ---
     device: str = "auto"  # auto, cpu or cuda (auto picks cuda when available)
     dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
-    compile: bool = False  # torch.compile the model (CUDA only benefits)
+    compile: str = "auto"  # torch.compile model + loss: auto (on with CUDA, off on CPU), on or off (True/False read as on/off)
     # --- seeds ---
     data_seed: int = 0  # train/validation split (which corpus blocks are held out)
     model_seed: int = 0  # weight initialisation
@@ -108,12 +113,16 @@ def field_type(name: str) -> type:
 
 
 def check_known_keys(keys) -> None:
-    """Reject keys that are not config fields, suggesting the closest field name."""
+    """Reject keys that are not config fields: the original tool's names get their counterpart
+    (migration.py), others the closest field name, and only without either the list of fields."""
     for key in keys:
         if key not in FIELD_NAMES:
+            original = field_hint(key, FIELD_NAMES)
+            if original:
+                raise ConfigError(f"unknown config field '{key}': {original}")
             close = difflib.get_close_matches(key, FIELD_NAMES, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"unknown config field '{key}'.{hint} Known fields: {', '.join(FIELD_NAMES)}")
+            hint = f"Did you mean '{close[0]}'?" if close else f"Known fields: {', '.join(FIELD_NAMES)}"
+            raise ConfigError(f"unknown config field '{key}'. {hint}")
 
 
 def _check_types(values: dict[str, Any]) -> None:
@@ -134,12 +143,15 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:
-    _require(value in allowed, f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+    original = value_hint(name, value)
+    _require(value in allowed, f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}"
+                               + (f" ({original})" if original else ""))
 
 
 POSITIVE = ("hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length", "max_tokens_training",
             "target_effective_batch_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
-            "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio")
+            "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio",
+            "warn_above_epochs")
 
 
 def _check_numbers(values: dict[str, Any]) -> None:
@@ -177,6 +189,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _check_choice("lr_schedule", cfg.lr_schedule, LR_SCHEDULES)
     _check_choice("dtype", cfg.dtype, DTYPES)
     _check_choice("device", cfg.device, DEVICES)
+    _check_choice("compile", cfg.compile, COMPILE_MODES)
     _check_numbers(cfg.to_dict())
     _require(cfg.batch_size * cfg.gradient_accumulation_steps == cfg.target_effective_batch_size,
              f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
@@ -199,7 +212,7 @@ def check_dataset_exists(cfg: ExperimentConfig) -> None:
     """A fact about this machine, not the config: validate.py may defer it (see problems_deferred)."""
     _require(cfg.dataset == "stdlib" or Path(cfg.dataset).exists(),
              f"dataset={cfg.dataset!r} does not exist; use 'stdlib' (built in), a .txt file, a directory "
-             "of .txt files, or a directory holding train.bin and val.bin (uint16 tokens)")
+             "of .txt files, or a folder made by `python -m scaling_laws.data.prepare SRC OUT`")
 
 
 def build_config(experiment: dict[str, Any]) -> ExperimentConfig:
@@ -208,6 +221,9 @@ def build_config(experiment: dict[str, Any]) -> ExperimentConfig:
     if not isinstance(experiment, dict):
         raise ConfigError(f"an experiment must be a dict of config fields, got {type(experiment).__name__}")
     check_known_keys(experiment)
+    if "compile" in experiment:  # the original tool and older studies say compile=True/False
+        value = experiment["compile"]
+        experiment = {**experiment, "compile": COMPILE_ALIASES.get(value, value) if isinstance(value, (bool, str)) else value}
     missing = [name for name in REQUIRED if name not in experiment]
     _require(not missing, f"missing required field(s): {', '.join(missing)}; build experiments with "
                           "gen_experim, which derives them")

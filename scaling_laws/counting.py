@@ -6,6 +6,7 @@ Each architecture counts its own parameters analytically (``models.param_counts`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -23,3 +24,20 @@ def tokens_processed(optimizer_steps: int, batch_size: int, gradient_accumulatio
                      world_size: int, seq_length: int) -> int:
     """Tokens consumed after ``optimizer_steps`` steps, summed over all ranks."""
     return optimizer_steps * batch_size * gradient_accumulation_steps * world_size * seq_length
+
+
+# Dense bf16 tensor-core peak per device (vendor datasheets, SXM parts), for model FLOPs utilisation.
+PEAK_BF16_FLOPS = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
+
+
+def peak_bf16_flops(device_name: str) -> Optional[float]:
+    """The peak of the first known GPU whose name appears in ``device_name`` ('NVIDIA H200'), else None."""
+    return next((peak for name, peak in PEAK_BF16_FLOPS.items() if name in device_name), None)
+
+
+def model_flops_utilisation(tokens_per_second: float, flops_per_token: Optional[float],
+                            peak_flops: Optional[float]) -> Optional[float]:
+    """Achieved model FLOP/s over the device's peak (None where either is unknown, e.g. on CPU)."""
+    if flops_per_token is None or peak_flops is None:
+        return None
+    return tokens_per_second * flops_per_token / peak_flops

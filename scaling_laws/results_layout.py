@@ -35,7 +35,8 @@ CSV_COLUMNS = (
     "learning_rate",  # learning rate used for this step
     "grad_norm",  # global gradient norm before clipping
     "theoretical_flops_chinchilla",  # 6 x total_params x tokens_processed
-    "tokens_per_second",  # training throughput of this step (all ranks)
+    "tokens_per_second",  # training throughput (all ranks), averaged over the steps logged together
+    "mfu",  # model FLOPs utilisation: tokens/s x flops_per_token / device bf16 peak; empty on CPU
     "elapsed_s",  # wall-clock seconds of training so far (summed across resumes)
 )
 

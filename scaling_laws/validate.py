@@ -1,8 +1,9 @@
-"""Validating an experiment: the schema's checks, then its architecture's. The one way in from a dict.
+"""Validating an experiment: the schema's checks, its architecture's, then its dataset's. The one way in
+from a dict.
 
-Checks of this machine rather than of the config (does the dataset exist?) raise too, except
-inside ``problems_deferred()``, where they are collected per run instead: ``--status`` must show
-every run of a study even when one experiment's dataset has gone.
+Checks of this machine rather than of the config (does the dataset exist and hold the
+vocabulary?) raise too, except inside ``problems_deferred()``, where they are collected per run
+instead: ``--status`` must show every run of a study even when one experiment's dataset has gone.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from contextvars import ContextVar
 from typing import Any, Iterator, Optional
 
 from scaling_laws.config import ConfigError, ExperimentConfig, build_config, check_dataset_exists
+from scaling_laws.data.meta import META_NAME
+from scaling_laws.data.spec import summarize
 from scaling_laws.models import architecture
 from scaling_laws.models.memory import model_state_bytes
 
@@ -18,12 +21,28 @@ RunKey = tuple[str, str]  # (folder_name, label)
 _deferred: ContextVar[Optional[dict[RunKey, str]]] = ContextVar("deferred_problems", default=None)
 
 
+def check_dataset(cfg: ExperimentConfig) -> None:
+    """The dataset must be readable as named, and vocab_size must hold every token id of its tokenizer
+    (larger is allowed: padding the vocabulary to a multiple of 64 is common)."""
+    check_dataset_exists(cfg)
+    summary = summarize(cfg.dataset, cfg.val_fraction, cfg.data_seed)
+    if cfg.vocab_size < summary.vocab_size:
+        source = f"{summary.name}/{META_NAME}" if summary.kind == "prepared" else "byte-level data"
+        raise ConfigError(f"vocab_size={cfg.vocab_size} is smaller than the vocabulary of dataset={cfg.dataset!r} "
+                          f"({summary.vocab_size}, from {source}); set vocab_size >= {summary.vocab_size}, or leave "
+                          "it unset: gen_experim takes it from the dataset")
+
+
 def validate_experiment(experiment: dict[str, Any]) -> ExperimentConfig:
     """The typed config, or ConfigError naming the field, the bad value and what is allowed."""
     cfg = build_config(experiment)
     architecture(cfg.architecture).check(cfg)
     check_fits_device(cfg)
-    _check_machine(cfg)
+    try:
+        check_dataset(cfg)
+    except ConfigError as error:
+        if not defer_problem(cfg.folder_name, cfg.label, error):
+            raise
     return cfg
 
 
@@ -37,14 +56,13 @@ def problems_deferred() -> Iterator[dict[RunKey, str]]:
         _deferred.reset(token)
 
 
-def _check_machine(cfg: ExperimentConfig) -> None:
-    try:
-        check_dataset_exists(cfg)
-    except ConfigError as error:
-        found = _deferred.get()
-        if found is None:
-            raise
-        found[(cfg.folder_name, cfg.label)] = str(error)
+def defer_problem(folder_name: Any, label: Any, error: Exception) -> bool:
+    """Record ``error`` for the run if problems are being deferred (then True: do not raise it)."""
+    found = _deferred.get()
+    if found is None:
+        return False
+    found.setdefault((str(folder_name), str(label)), str(error))
+    return True
 
 
 def check_fits_device(cfg: ExperimentConfig) -> None:

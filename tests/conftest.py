@@ -42,7 +42,7 @@ def tiny_fields():
     return dict(TINY)
 
 
-TIMING_COLUMNS = ("tokens_per_second", "elapsed_s")  # wall-clock columns: differ between any two runs
+TIMING_COLUMNS = ("tokens_per_second", "elapsed_s", "mfu")  # wall-clock columns: differ between any two runs
 
 
 def rows_without_timing(csv_path) -> list[dict]:

@@ -81,7 +81,7 @@ def test_resume_matches_an_uninterrupted_run(tiny_fields):
     assert summary["status"] == "interrupted" and summary["optimizer_steps"] == 7
     assert paths.checkpoint.exists() and not paths.done_marker.exists()
     with open(paths.csv, "a") as handle:  # a row written after the checkpoint, e.g. by a killed run
-        handle.write("8,1,1,,1,1,1,1,1\n")
+        handle.write("8,1,1,,1,1,1,1,,1\n")
     summary, paths = run(resumed_cfg)
     assert summary["status"] == "complete"
     assert rows_without_timing(paths.csv) == rows_without_timing(whole.csv)

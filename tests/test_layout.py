@@ -4,9 +4,9 @@ import ast
 from conftest import ROOT
 
 ROOT_MODULES = {"core", "experiments", "experiment_definitions", "experiment_utils", "cpu_optimization_utils"}
-# Lower layers never import higher ones: submit -> studies -> running -> training -> validate -> models -> base.
-LAYER_RANK = {"config": 0, "counting": 0, "status": 0, "results_layout": 0, "models": 1, "validate": 2,
-              "training": 3, "running": 4, "studies": 5, "submit": 6}
+# Lower layers never import higher ones: submit -> studies -> running -> training -> validate -> models, data -> base.
+LAYER_RANK = {"config": 0, "counting": 0, "status": 0, "results_layout": 0, "migration": 0, "models": 1, "data": 1,
+              "validate": 2, "training": 3, "running": 4, "studies": 5, "submit": 6}
 
 
 def package_modules():

@@ -23,7 +23,10 @@ def write_run(root: Path, folder: str, label: str, n_params: int, losses, status
     for step, loss in enumerate(losses, start=1):
         tokens = step * tokens_per_step
         val = "" if step % eval_every else f"{loss + 0.1}"
-        lines.append(f"{step},{tokens},{loss},{val},0.001,1.0,{6 * n_params * tokens},1000.0,{step * 0.1}")
+        row = {"optimizer_step": step, "tokens_processed": tokens, "loss": loss, "val_loss": val,
+               "learning_rate": 0.001, "grad_norm": 1.0, "theoretical_flops_chinchilla": 6 * n_params * tokens,
+               "tokens_per_second": 1000.0, "elapsed_s": step * 0.1}
+        lines.append(",".join(str(row.get(column, "")) for column in CSV_COLUMNS))
     (study / f"{label}.csv").write_text("\n".join(lines) + "\n")
     cfg = {"label": label, "folder_name": folder, "hidden_dim": 64, "learning_rate": 1e-3, **config}
     meta = {"config": cfg, "total_params": n_params, "non_embedding_params": n_params // 2,

@@ -38,28 +38,34 @@ def corpus(tmp_path) -> str:
 
 
 def config(tiny_fields, corpus: str, label: str):
-    fields = {**tiny_fields, "max_tokens_training": 8 * 32 * STEPS, "eval_interval": 5, "dataset": corpus}
+    # eval (and so log and checkpoint) every 2 steps: many checkpoints, many write events
+    fields = {**tiny_fields, "max_tokens_training": 8 * 32 * STEPS, "eval_interval": 2, "dataset": corpus}
     return validate_experiment(gen_experim(fields.pop("hidden_dim"), label=label, folder_name="crash", **fields)[0])
 
 
-class CrashPlan:
-    """Counts write events and raises Crash at event ``crash_at``; remembers how much of the CSV was fsynced."""
+KINDS = ("row", "fsync", "before rename", "after rename")
 
-    def __init__(self, crash_at: int, rng: random.Random, csv: Path):
-        self.crash_at, self.rng, self.csv = crash_at, rng, csv
-        self.events = 0
+
+class CrashPlan:
+    """Counts write events and raises Crash at the ``crash_at``-th event of ``kind`` (None: of any kind);
+    remembers how much of the CSV was fsynced."""
+
+    def __init__(self, kind, crash_at: int, rng: random.Random, csv: Path):
+        self.kind, self.crash_at, self.rng, self.csv = kind, crash_at, rng, csv
+        self.events = {None: 0, **{name: 0 for name in KINDS}}
         self.durable_csv_bytes = csv.stat().st_size if csv.exists() else 0
 
-    def hit(self) -> bool:
-        self.events += 1
-        return self.events == self.crash_at
+    def hit(self, kind: str) -> bool:
+        self.events[kind] += 1
+        self.events[None] += 1
+        return self.events[self.kind] == self.crash_at and (self.kind is None or self.kind == kind)
 
     def install(self, monkeypatch) -> None:
         real_append, real_replace = MetricsCsv.append, os.replace
         plan = self
 
         def append(metrics, row):
-            if plan.hit():  # a torn row: part of the line reaches the file, then the process dies
+            if plan.hit("row"):  # a torn row: part of the line reaches the file, then the process dies
                 line = format_row(row).encode()
                 metrics._handle.write(line[:plan.rng.randrange(1, len(line))])
                 metrics._handle.flush()
@@ -67,18 +73,18 @@ class CrashPlan:
             real_append(metrics, row)
 
         def fsync(fd):
-            if plan.hit():
+            if plan.hit("fsync"):
                 raise Crash("before fsync")
             if os.path.realpath(f"/proc/self/fd/{fd}") == str(plan.csv.resolve()):
                 plan.durable_csv_bytes = os.fstat(fd).st_size  # the real fsync is skipped: the test models it
 
         def replace(source, target):
-            if plan.hit():
+            if plan.hit("before rename"):
                 raise Crash(f"before renaming {Path(target).name}")
             real_replace(source, target)
             if str(target).endswith(".csv"):
                 plan.durable_csv_bytes = Path(target).stat().st_size  # atomic_write_bytes fsynced it before
-            if plan.hit():
+            if plan.hit("after rename"):
                 raise Crash(f"after renaming {Path(target).name}")
 
         monkeypatch.setattr(MetricsCsv, "append", append)
@@ -110,8 +116,10 @@ def test_crashes_at_random_write_events_never_leave_holes_or_mixed_rows(tiny_fie
         paths = run_paths(cfg)
         crashes, summary = [], None
         while summary is None and len(crashes) < rng.randint(1, 3):
+            kind = rng.choice((None,) + KINDS)  # any event, or the n-th of one kind (each kind gets its turns)
             early = rng.random() < 0.3  # the first events: config JSON, the CSV started or cut back on resume
-            plan = CrashPlan(rng.randint(1, 8 if early else 5 * STEPS), rng, paths.csv)
+            crash_at = rng.randint(1, STEPS // 2) if kind else rng.randint(1, 4 if early else 3 * STEPS)
+            plan = CrashPlan(kind, crash_at, rng, paths.csv)
             with monkeypatch.context() as patch:
                 plan.install(patch)
                 try:

@@ -16,7 +16,7 @@ from scaling_laws.results_layout import atomic_write_json, read_json, read_metri
 from scaling_laws.running.claim import ExclusiveLock
 from scaling_laws.running.liveness import this_process
 from scaling_laws.running.preemption import StopSignals
-from scaling_laws.running.runner import BUSY_EXIT_CODE, attempt, run_one
+from scaling_laws.running.runner import BUSY_EXIT_CODE, attempt, run_one, run_share
 from scaling_laws.running.status import run_state
 from scaling_laws.status import Outcome, RunStatus
 from scaling_laws.submit import submitit_backend
@@ -117,6 +117,25 @@ def test_stop_signals_only_set_a_flag():
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_share_runs_in_order_past_a_failure_and_stops_at_a_signal(tiny_fields, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("too short for seq_length 32")  # valid at definition time, fails when training starts
+    share = [validate_experiment(experiment(tiny_fields, folder, **changes)) for folder, changes in
+             (("share_a", {}), ("share_b", {"dataset": str(short)}), ("share_c", {}))]
+    assert run_share(train, share) == 2  # b refused (too little data: exit 2); a and c still ran
+    assert [run_state(run_paths_for(f"share_{x}", "tiny")).status for x in "abc"] == \
+        [RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.COMPLETE]
+
+    long_share = [validate_experiment(experiment(tiny_fields, folder, **changes)) for folder, changes in
+                  (("stop_a", {"max_tokens_training": 8 * 32 * 100}), ("stop_b", {}))]
+    send_when_csv_has(run_paths_for("stop_a", "tiny").csv, 5, signal.SIGUSR1)
+    assert run_share(train, long_share) == 128 + signal.SIGUSR1  # no Slurm here to requeue it
+    assert run_paths_for("stop_a", "tiny").checkpoint.exists() and not run_paths_for("stop_b", "tiny").csv.exists()
+    assert run_share(train, long_share) == 0  # again: a resumes, then b runs
+    assert all(run_paths_for(folder, "tiny").done_marker.exists() for folder in ("stop_a", "stop_b"))
+    assert run_paths_for("stop_a", "tiny").log.read_text().count("===== attempt") == 2
+
+
 def test_submitit_task_checkpoints_then_hands_over_to_submitit(tiny_fields):
     exp = experiment(tiny_fields, "preempted", max_tokens_training=8 * 32 * 200)
     paths = run_paths_for("preempted", "tiny")
@@ -129,16 +148,16 @@ def test_submitit_task_checkpoints_then_hands_over_to_submitit(tiny_fields):
     previous = signal.signal(signal.SIGUSR2, fake_submitit_handler)
     try:
         send_when_csv_has(paths.csv, 5, signal.SIGUSR2)
-        task = submitit_backend.ExperimentTask(train)
+        task = submitit_backend.ShareTask(train)
         with pytest.raises(SystemExit):
-            task(exp)
+            task([exp])
     finally:
         signal.signal(signal.SIGUSR2, previous)
     (checkpoint_existed, rows), = handed_over
     assert checkpoint_existed and rows >= 5
-    delayed = task.checkpoint(exp)
-    assert delayed.function is task and delayed.args == (exp,)
-    assert delayed.result()["status"] == "complete"  # the resubmitted call resumes and finishes
+    delayed = task.checkpoint([exp])
+    assert delayed.function is task and delayed.args == ([exp],)
+    assert delayed.result()[0]["status"] == "complete"  # the resubmitted call resumes and finishes
 
 
 # ----------------------------------------------------------------------------- run identity

@@ -118,7 +118,7 @@ def test_unreadable_files_make_the_run_unreadable_naming_the_file(paths):
     state = run_state(paths, NOW)
     assert state.status == RunStatus.UNREADABLE and str(paths.done_marker) in state.error
     paths.done_marker.unlink()
-    paths.csv.write_text(",".join(CSV_COLUMNS) + "\nabc,1,2,,1,1,1,1,1\n")
+    paths.csv.write_text(",".join(CSV_COLUMNS) + "\nabc," + ",".join("1" * (len(CSV_COLUMNS) - 1)) + "\n")
     state = run_state(paths, NOW)
     assert state.status == RunStatus.UNREADABLE and str(paths.csv) in state.error
 

@@ -33,3 +33,16 @@ def test_a_dict_without_a_derived_field_is_refused_with_the_way_out():
 ])
 def test_stale_fields_follow_dependencies_through_derived_fields(changed, stale):
     assert stale_fields(changed) == stale
+
+
+def test_a_field_derived_again_to_its_old_value_moves_nothing_further(tmp_path):
+    from experiment_utils import create_isoflop_experiments, with_overrides
+
+    (tmp_path / "corpus.txt").write_text("some text " * 5000)
+    isoflop = create_isoflop_experiments(gen_experim(16), [1e11])[0]
+    moved = with_overrides(isoflop, dataset=str(tmp_path / "corpus.txt"))  # vocab_size derived again: still 256
+    assert moved["vocab_size"] == 256 and moved["max_tokens_training"] == isoflop["max_tokens_training"]
+    wider = with_overrides(isoflop, vocab_size=512)  # a value that does move: the budget follows the new N
+    assert wider["max_tokens_training"] != isoflop["max_tokens_training"]
+    same = with_overrides(isoflop, hidden_dim=16)
+    assert same == isoflop

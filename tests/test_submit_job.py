@@ -12,12 +12,14 @@ import pytest
 
 from scaling_laws.config import ConfigError
 from experiments import main as experiments_main
-from scaling_laws.submit.manifest import build_manifest, manifest_experiment, read_manifest, write_manifest
+from scaling_laws.submit.manifest import (build_manifest, manifest_share, read_manifest, task_assignments,
+                                          write_manifest)
 from scaling_laws.results_layout import atomic_write_json, run_paths_for
 from scaling_laws.submit.resources import Resources
 from scaling_laws.submit.sbatch import array_chunks, parse_args, render_script, sbatch_command
-from scaling_laws.submit.selection import select_runs
+from scaling_laws.submit.selection import select_runs, task_shares
 from scaling_laws.studies.loader import load_studies, load_study
+from scaling_laws.studies.tables import format_status_table
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden" / "array.sbatch"
@@ -29,12 +31,20 @@ def submit_job(*args: str) -> subprocess.CompletedProcess:
 
 
 # ----------------------------------------------------------------------------- arguments
-def test_dash_number_is_the_first_n_experiments():
+def test_dash_number_is_the_number_of_array_tasks():
     args = parse_args(["-50", "SMOKE", "-c", "4", "--time", "1:00:00", "--gpus", "a100:2", "--mem", "16G"])
-    assert (args.first, args.study, args.concurrency, args.time, args.gpus, args.mem) == \
+    assert (args.tasks, args.study, args.concurrency, args.time, args.gpus, args.mem) == \
         (50, "SMOKE", 4, "1:00:00", "a100:2", "16G")
-    assert (args.cpus, args.grace_s, args.rerun, args.dry_run) == (1, 120, None, False)
+    assert (args.first, args.cpus, args.grace_s, args.rerun, args.dry_run) == (None, None, 120, None, False)
     assert parse_args(["SMOKE", "-c", "2", "learning_rate=1e-3"]).overrides == ["learning_rate=1e-3"]
+    assert (parse_args(["SMOKE", "--tasks", "3"]).tasks, parse_args(["SMOKE", "--first", "2"]).first) == (3, 2)
+
+
+@pytest.mark.parametrize("count, tasks, shares", [(8, 3, [[0, 3, 6], [1, 4, 7], [2, 5]]), (3, None, [[0], [1], [2]]),
+                                                  (2, 5, [[0], [1]]), (4, 1, [[0, 1, 2, 3]])])
+def test_task_t_takes_experiments_t_t_plus_n_and_so_on(count, tasks, shares):
+    assert task_shares(count, tasks) == shares
+    assert sorted(sum(shares, [])) == list(range(count))  # every experiment in exactly one task
 
 
 @pytest.mark.parametrize("bad", [[], ["SMOKE", "--bogus"], ["SMOKE", "-c", "0"], ["SMOKE", "--time", "soon"],
@@ -54,8 +64,24 @@ def test_dry_run_prints_split_commands_and_writes_nothing(results_dir):
     arrays = [(shlex.split(c)[2], shlex.split(c)[-1]) for c in commands]
     assert arrays == [("--array=0-1%2", "0"), ("--array=0-1%2", "2"), ("--array=0-0%2", "4")]
     assert "--dependency=afterany:" in commands[1]  # the cap holds across chunks
+    assert "5 array tasks share them" in proc.stdout and "  task 0: d8 d32\n  task 1: d12\n" in proc.stdout
     assert "#SBATCH --signal=B:USR1@120" in proc.stdout
     assert not results_dir.exists()
+
+
+def sbatch_lines(*args: str) -> list[str]:
+    proc = submit_job("SMOKE", "--dry-run", *args)
+    assert proc.returncode == 0, proc.stderr
+    return [line for line in proc.stdout.splitlines() if line.startswith("#SBATCH")]
+
+
+def test_dry_run_shows_every_sbatch_line_with_one_gpu_per_transformer_task_by_default():
+    assert sbatch_lines()[-4:] == ["#SBATCH --ntasks=1", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=16G",
+                                   "#SBATCH --gres=gpu:1"]
+    assert sbatch_lines("--gpus", "0")[-2:] == ["#SBATCH --ntasks=1", "#SBATCH --cpus-per-task=1"]
+    assert sbatch_lines("--gpus", "h100:2", "--cpus", "6", "--partition", "gpu")[-4:] == \
+        ["#SBATCH --cpus-per-task=6", "#SBATCH --partition=gpu", "#SBATCH --mem=32G", "#SBATCH --gres=gpu:h100:2"]
+
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -126,20 +152,41 @@ def test_manifest_is_written_atomically_and_read_back(results_dir):
 
     assert path.parent == results_dir / "SMOKE" / ".manifests" and path.name.startswith("SMOKE-")
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
-    assert read_manifest(path)["study_indices"] == [2, 3]
-    assert manifest_experiment(path, 1) == experiments[3]
+    assert read_manifest(path)["study_indices"] == [2, 3] and read_manifest(path)["tasks"] == [[0], [1]]
+    assert manifest_share(path, 1) == [experiments[3]]
     with pytest.raises(ConfigError, match="out of range"):
-        manifest_experiment(path, 2)
+        manifest_share(path, 2)
     with pytest.raises(ConfigError, match="both SMOKE/d8"):
         build_manifest("SMOKE", [experiments[0], experiments[0]], [0, 0])
 
 
-def test_manifest_entry_runs_through_experiments_cli(tiny_fields):
+def test_shared_manifest_records_each_tasks_experiments_and_status_shows_them(results_dir):
+    experiments = load_study("SMOKE")
+    path = write_manifest(build_manifest("SMOKE", experiments, list(range(6)), tasks=4))
+    assert read_manifest(path)["tasks"] == [[0, 4], [1, 5], [2], [3]]
+    assert [cfg.label for cfg in manifest_share(path, 0)] == ["d8", "d24"]
+    with pytest.raises(ConfigError, match="task 4 is out of range: .* has 4 tasks, valid 0..3"):
+        manifest_share(path, 4)
+    assert task_assignments(experiments)[("SMOKE", "d24")] == (0, 4)
+    status = {line.split()[1]: line for line in
+              format_status_table(experiments, tasks=task_assignments(experiments)).splitlines()[1:-1]}
+    assert status["d24"].split()[-1] == "0/4" and status["d12"].split()[-1] == "1/4"
+
+
+def test_version_1_manifests_still_run_one_entry_per_task(results_dir):
+    experiments = load_study("SMOKE")
+    manifest = build_manifest("SMOKE", experiments[:2], [0, 1])
+    old = {k: v for k, v in manifest.items() if k != "tasks"} | {"version": 1}  # queued before -N shared tasks
+    path = write_manifest(old)
+    assert [manifest_share(path, task) for task in (0, 1)] == [[experiments[0]], [experiments[1]]]
+
+
+def test_manifest_task_runs_its_share_through_experiments_cli(tiny_fields):
     changes = [f"{k}={v}" for k, v in tiny_fields.items() if k != "hidden_dim"]
-    experiment = load_study("SMOKE", changes)[0]
-    path = write_manifest(build_manifest("SMOKE", [experiment], [0]))
+    experiments = load_study("SMOKE", changes)[:2]
+    path = write_manifest(build_manifest("SMOKE", experiments, [0, 1], tasks=1))
     assert experiments_main(["--manifest", str(path), "--index", "0"]) == 0
-    assert smoke_paths("d8").done_marker.exists()
+    assert smoke_paths("d8").done_marker.exists() and smoke_paths("d12").done_marker.exists()
     assert experiments_main(["--manifest", str(path), "--index", "1"]) == 2
 
 

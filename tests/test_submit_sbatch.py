@@ -3,9 +3,11 @@
 One module-wide batch of submissions runs every scenario at once, to keep the suite short:
 PREEMPT (two identical runs, one signalled, its scontrol killed by the job's own SIGTERM after
 requeueing), SMOKE (-c 2), FAILING (one good run, one with too little data, one whose dataset is
-deleted after submission), SPLIT (an array split at MaxArraySize 2); and, submitted by their own tests, KILLED (runs
-SIGKILLed, then their CSV cut or their checkpoint corrupted, then --rerun failed) and QUEUE (one
-long run submitted twice at once: the queue and the submit lock let only one through).
+deleted after submission) and SPLIT (an array split at MaxArraySize 2). Submitted by their own
+tests, so that their runs are still training when the tests act on them: SHARED (8 runs in 3
+tasks with -3, one task signalled), KILLED (runs SIGKILLed, then their CSV cut or their checkpoint
+corrupted, then --rerun failed) and QUEUE (one long run submitted twice at once: the queue and
+the submit lock let only one through). Every submission says --gpus 0: the local Slurm's GPUs are fake.
 """
 from __future__ import annotations
 
@@ -50,6 +52,13 @@ def split():
     return sum((gen_experim(8, label=f"r{i}", folder_name="SPLIT", model_seed=i, **FIVE_STEPS) for i in range(3)), [])
 
 
+@study("SHARED")
+def shared():  # with -3: task 0 runs long, e3, e6; task 1 e1, e4, e7; task 2 e2, e5
+    return (gen_experim(8, label="long", folder_name="SHARED", max_tokens_training=8 * 32 * 600, **TINY)
+            + sum((gen_experim(8, label=f"e{i}", folder_name="SHARED", model_seed=i, **FIVE_STEPS)
+                   for i in range(1, 8)), []))
+
+
 @study("PREEMPT")
 def preempt():  # two identical runs: "signalled" gets USR1 mid-run, "straight" is the reference
     return sum((gen_experim(16, label=label, folder_name="PREEMPT", max_tokens_training=8 * 32 * 800,
@@ -83,7 +92,7 @@ class Submitted:
         self.job_ids: dict[str, list[str]] = {}
 
     def command(self, *args: str) -> list[str]:
-        return ["bash", str(REPO / "submit_job.sh"), *args, "--definitions", str(self.definitions)]
+        return ["bash", str(REPO / "submit_job.sh"), *args, "--gpus", "0", "--definitions", str(self.definitions)]
 
     def submit(self, key: str, *args: str, env: Optional[dict] = None) -> str:
         proc = subprocess.run(self.command(*args), capture_output=True, text=True, env=env or self.env, timeout=120)
@@ -145,6 +154,13 @@ def queue_state(task: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", task, "-o", "%T %r"], capture_output=True, text=True).stdout.strip()
 
 
+def usr1_mid_run(task: str, csv: Path) -> None:
+    """The time-limit warning to array task ``task`` once its run wrote 20 rows; then, as Slurm
+    holds a requeued job for about two minutes (BeginTime), release it at once."""
+    wait_until(lambda: len(read_metrics_rows(csv)) >= 20, WAIT_S, f"{task} never wrote 20 rows to {csv.name}")
+    subprocess.run(["scancel", "--signal=USR1", "--batch", task], check=True)
+    wait_until(lambda: queue_state(task) == "PENDING BeginTime", 60, f"{task} was not requeued")
+    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True)
 
 
 def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitted, local_slurm):
@@ -170,6 +186,30 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitte
     steps = [int(row["optimizer_step"]) for row in read_metrics_rows(signalled.csv)]
     assert steps == list(range(1, 801))
     assert rows_without_timing(signalled.csv) == rows_without_timing(submitted.paths("PREEMPT", "straight").csv)
+
+
+def test_dash_3_runs_8_experiments_in_3_tasks_and_a_requeued_task_resumes_its_share(submitted, local_slurm):
+    submitted.submit("SHARED", "-3", "SHARED")
+    assert "3 array tasks share them" in submitted.outputs["SHARED"]
+    assert "  task 0: long e3 e6\n  task 1: e1 e4 e7\n  task 2: e2 e5\n" in submitted.outputs["SHARED"]
+    job, = submitted.job_ids["SHARED"]
+    long = submitted.paths("SHARED", "long")
+    usr1_mid_run(f"{job}_0", long.csv)
+
+    outcomes = local_slurm.wait_for_jobs([job], timeout_s=WAIT_S)
+
+    assert outcomes == {f"{job}_{task}": JobOutcome("COMPLETED", 0, 0) for task in range(3)}
+    log = long.log.read_text()
+    assert "stopped by SIGUSR1" in log and f"requeued Slurm task {job}_0" in log and log.count("===== attempt") == 2
+    assert [int(row["optimizer_step"]) for row in read_metrics_rows(long.csv)] == list(range(1, 601))
+    for task, labels in enumerate((["e3", "e6"], ["e1", "e4", "e7"], ["e2", "e5"])):
+        restart = 1 if task == 0 else 0  # task 0's other runs ran only after its requeue: they resumed the share
+        for label in labels:
+            paths = submitted.paths("SHARED", label)
+            header, = [line for line in paths.log.read_text().splitlines() if line.startswith("===== attempt")]
+            assert f"slurm_job={job}_{task} restart={restart}" in header and paths.done_marker.exists()
+    status = submitted.status("SHARED")
+    assert status.splitlines()[-1] == "8 complete" and re.search(r"^\s+0\s+long\s+complete\b.* 0/3$", status, re.M)
 
 
 def test_smoke_study_completes_with_concurrency_cap(submitted, local_slurm):

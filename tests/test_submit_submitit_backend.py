@@ -1,4 +1,5 @@
-"""experiments.py --submit (submitit) against the real local Slurm (a missing Slurm FAILS)."""
+"""experiments.py --submit (submitit) against the real local Slurm (a missing Slurm FAILS).
+Submissions say --gpus 0: the local Slurm's GPUs are fake."""
 from __future__ import annotations
 
 import os
@@ -24,12 +25,13 @@ TINY = dict(num_layers=1, seq_length=32, target_effective_batch_size=8, eval_seq
 @study("SUBMITIT")
 def submitit_study():
     return sum((gen_experim(8, label=f"r{i}", folder_name="SUBMITIT", model_seed=i, max_tokens_training=8 * 32 * 5,
-                            **TINY) for i in range(2)), [])
+                            **TINY) for i in range(3)), [])
 
 
 @study("LONG")
-def long_study():  # hours on one core: only ever cancelled
-    return gen_experim(16, label="long", folder_name="LONG", max_tokens_training=8 * 32 * 10**6, **TINY)
+def long_study():  # hours on one core: only ever cancelled (so its 23 epochs over the data do not matter)
+    return gen_experim(16, label="long", folder_name="LONG", max_tokens_training=8 * 32 * 10**6,
+                       warn_above_epochs=100.0, **TINY)
 '''
 
 
@@ -37,19 +39,23 @@ def submit_command(tmp_path: Path, study: str, *args: str) -> tuple[list[str], d
     definitions = tmp_path / "studies.py"
     definitions.write_text(DEFINITIONS)
     env = {**os.environ, "SCALING_RESULTS_DIR": str(tmp_path / "results")}
-    cmd = [sys.executable, str(REPO / "experiments.py"), study, "--definitions", str(definitions), "--submit", *args]
+    cmd = [sys.executable, str(REPO / "experiments.py"), study, "--definitions", str(definitions), "--submit",
+           "--gpus", "0", *args]
     return cmd, env
 
 
-def test_submitit_array_completes_and_wait_reports_each_task(local_slurm, tmp_path):
-    cmd, env = submit_command(tmp_path, "SUBMITIT", "-c", "2", "--wait")
+def test_submitit_array_of_2_tasks_shares_3_runs_and_wait_reports_each_task(local_slurm, tmp_path):
+    cmd, env = submit_command(tmp_path, "SUBMITIT", "-2", "-c", "2", "--wait")
 
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=WAIT_S)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len(re.findall(r"^r[01] \(job \d+_[01]\): COMPLETED: complete after 5 steps", proc.stdout, re.MULTILINE)) == 2
+    assert re.search(r"^submitted SUBMITIT/r0,r2 as job \d+_0$", proc.stdout, re.MULTILINE)
+    assert re.search(r"^r0,r2 \(job \d+_0\): COMPLETED: r0 complete after 5 steps, loss [\d.]+; "
+                     r"r2 complete after 5 steps", proc.stdout, re.MULTILINE)
+    assert re.search(r"^r1 \(job \d+_1\): COMPLETED: complete after 5 steps", proc.stdout, re.MULTILINE)
     root = tmp_path / "results"
-    assert all(run_paths_for("SUBMITIT", f"r{i}", root=root).done_marker.exists() for i in range(2))
+    assert all(run_paths_for("SUBMITIT", f"r{i}", root=root).done_marker.exists() for i in range(3))
 
 
 def test_cancelled_submitit_job_is_reported_not_waited_on(local_slurm, tmp_path):

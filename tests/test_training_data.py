@@ -1,9 +1,11 @@
+import dataclasses
 import hashlib
 
 import numpy as np
 import pytest
 
-from scaling_laws.training import data
+from scaling_laws.data.prepare import describe_bins
+from scaling_laws.data.spec import stdlib_files
 from scaling_laws.training.data import DataError, check_fits, load_token_data, train_batch, validation_batches
 
 
@@ -11,7 +13,7 @@ def test_stdlib_corpus_is_cached_fingerprinted_and_split_deterministically():
     first = load_token_data("stdlib", 0.1, data_seed=0)
     again = load_token_data("stdlib", 0.1, data_seed=0)
     other_split = load_token_data("stdlib", 0.1, data_seed=1)
-    corpus = b"".join(p.read_bytes() for p in data.stdlib_files())
+    corpus = b"".join(p.read_bytes() for p in stdlib_files())
     assert first.sha256 == hashlib.sha256(corpus).hexdigest() == other_split.sha256
     assert len(first.train) + len(first.val) == len(corpus)
     assert 0.05 < len(first.val) / len(corpus) < 0.15
@@ -33,16 +35,24 @@ def test_text_file_and_directory_sources(tmp_path):
     assert many.sha256 == hashlib.sha256(b"first " * 300 + b"second " * 300).hexdigest()  # sorted order
 
 
-def test_train_val_bin_pair_is_used_as_given(tmp_path):
+def test_train_val_bin_pair_needs_its_meta_json_then_is_used_as_given(tmp_path):
     train = np.arange(5000, dtype=np.uint16) % 1000
     val = np.arange(800, dtype=np.uint16) % 1000
     train.tofile(tmp_path / "train.bin")
     val.tofile(tmp_path / "val.bin")
+    with pytest.raises(DataError, match=r"train.bin has no meta.json beside it.*--describe-bins"):
+        load_token_data(str(tmp_path), 0.1, 0)
+    describe_bins(tmp_path, "uint16", vocab_size=1000)
     tokens = load_token_data(str(tmp_path), 0.1, 0)
     assert np.array_equal(tokens.train, train) and np.array_equal(tokens.val, val)
+    assert tokens.max_token_id == 999 and tokens.vocab_size == 1000
     check_fits(tokens, seq_length=64, vocab_size=1000)
-    with pytest.raises(DataError, match="token id 999 >= vocab_size=256; set vocab_size to at least 1000"):
+    with pytest.raises(DataError, match="has a vocabulary of 1000 tokens, more than vocab_size=256; set vocab_size "
+                                        "to at least 1000"):
         check_fits(tokens, seq_length=64, vocab_size=256)
+    hand_edited = dataclasses.replace(tokens, vocab_size=256)  # a meta.json whose vocab_size is too small
+    with pytest.raises(DataError, match="token id 999 >= vocab_size=256; set vocab_size to at least 1000"):
+        check_fits(hand_edited, seq_length=64, vocab_size=256)
 
 
 def test_missing_empty_and_too_short_data_fail_clearly(tmp_path):

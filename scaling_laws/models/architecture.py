@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 from scaling_laws.counting import ParamCounts
 
@@ -28,3 +28,5 @@ class Architecture:
     # Every building-block choice this family reads: field -> allowed values. The count test builds every
     # combination of these and checks the analytic count against numel.
     options: Mapping[str, tuple] = field(default_factory=dict)
+    # Training FLOPs per token (forward + backward, attention included), for MFU; None if not counted.
+    flops_per_token: Optional[Callable[[ConfigLike], float]] = None

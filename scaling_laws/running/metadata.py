@@ -16,7 +16,7 @@ def run_metadata(cfg, counts: ParamCounts, data, dist, device: torch.device) -> 
         "config": cfg.to_dict(),
         "total_params": counts.total,
         "non_embedding_params": counts.non_embedding,
-        "dataset": data.describe(),
+        "dataset": {**data.describe(), "epochs": data.epochs(cfg.max_tokens_training)},
         "world_size": dist.world_size,
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,

@@ -224,6 +224,39 @@ def run_one(train: TrainFn, cfg: ExperimentConfig, rerun: bool = False) -> int:
     return attempt(train, cfg, rerun=rerun, after_interrupt=requeue_on_time_limit).exit_code
 
 
+def run_share(train: TrainFn, configs: list[ExperimentConfig]) -> int:
+    """An array task's share of a study (submit -N), in order; the process exit code.
+
+    Each run skips when complete and resumes from its checkpoint, so a requeued task picks up
+    where it stopped. A failed run does not stop the share (exit 1 at the end). A time-limit
+    warning stops it: during a run as in run_one; between runs, this task requeues itself.
+    """
+    setup_logging()
+    outcomes = []
+    with StopSignals(STOP_SIGNALS) as between_runs:  # attempt() installs its own around each run
+        for cfg in configs:
+            if between_runs():
+                return stopped_between_runs(between_runs.received)
+            result = attempt(train, cfg, after_interrupt=requeue_on_time_limit)
+            if result.outcome in (Outcome.INTERRUPTED, Outcome.REQUEUED):
+                return result.exit_code
+            outcomes.append(result.outcome)
+    return outcomes_exit_code(outcomes)
+
+
+def stopped_between_runs(signum: int) -> int:
+    """A stop signal that came while no run was training: requeue on SIGUSR1; the exit code."""
+    log.info("stopped by %s between runs", signal.Signals(signum).name)
+    if signum != REQUEUE_SIGNAL:
+        return 128 + signum
+    try:
+        log.info("requeued Slurm task %s: it resumes its remaining runs", requeue_self())
+    except RequeueError as error:
+        log.error("could not requeue: %s; rerun the task to run the rest of its share", error)
+        return 128 + signum
+    return 0
+
+
 def run_all(train: TrainFn, configs: list[ExperimentConfig], rerun: bool = False) -> int:
     """Run every experiment in order; after trying all, 1 if any failed, else 2 if any was refused; the
     signal's code at a stop signal."""
@@ -233,6 +266,12 @@ def run_all(train: TrainFn, configs: list[ExperimentConfig], rerun: bool = False
         if result.outcome == Outcome.INTERRUPTED:
             return result.exit_code
         outcomes.append(result.outcome)
-    if Outcome.FAILED in outcomes:
-        return 1
-    return REFUSED_EXIT_CODE if Outcome.REFUSED in outcomes else 0
+    return outcomes_exit_code(outcomes)
+
+
+def outcomes_exit_code(outcomes: list[Outcome]) -> int:
+    """After several runs: 1 if any failed (a bug), else 2 if any was refused, else 3 if one was busy, else 0."""
+    for outcome in (Outcome.FAILED, Outcome.REFUSED, Outcome.BUSY):
+        if outcome in outcomes:
+            return AttemptResult(outcome).exit_code
+    return 0

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+from scaling_laws.migration import gpu_type_hint
 from scaling_laws.config import ConfigError, check_given_fields, defaults
 from scaling_laws.models import param_counts
-from scaling_laws.studies.derived import resolve, stale_fields
+from scaling_laws.studies.derived import rederive, resolve
 from scaling_laws.validate import validate_experiment
 
 DEFAULT_FOLDER = "default"
@@ -23,6 +24,9 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
     Deterministic and silent; raises ConfigError for unknown fields or invalid values.
     """
     check_given_fields(overrides)
+    gpu_type = gpu_type_hint(label)  # the original's gen_experim(hidden_dim, gpu_type="V100")
+    if gpu_type:
+        raise ConfigError(f"gen_experim({hidden_dim!r}, {label!r}): {gpu_type}")
     if not isinstance(hidden_dim, int) or isinstance(hidden_dim, bool) or hidden_dim <= 0:
         raise ConfigError(f"hidden_dim={hidden_dim!r} must be a positive int")
     fields = {**defaults(), **overrides, "hidden_dim": hidden_dim,
@@ -34,13 +38,12 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
 def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """A copy of a resolved experiment with some fields changed, re-deriving what depends on them.
 
-    A derived field (studies/derived.py) that depends on a changed one, directly or through
-    another derived field, is derived again unless ``changes`` sets it too; every other field
-    keeps its resolved value.
+    A derived field (studies/derived.py) that depends on a field whose value changed, directly or
+    through another derived field, is derived again unless ``changes`` sets it too; every other
+    field keeps its resolved value.
     """
     check_given_fields(changes)
-    stale = stale_fields(set(changes))
-    merged = {**{k: v for k, v in experiment.items() if k not in stale}, **changes}
+    merged = rederive(experiment, changes)
     kept = {k: v for k, v in merged.items() if k not in IDENTITY}
     return gen_experim(merged["hidden_dim"], label=merged["label"], folder_name=merged["folder_name"], **kept)[0]
 

@@ -1,9 +1,9 @@
 """The one table of derived fields: what each depends on and its rule.
 
 gen_experim fills every derived field the caller did not set (``resolve``); with_overrides
-forgets the derived fields that depend, directly or through another derived field, on what
-changed (``stale_fields``) and resolves again. Rules run in table order, so a rule may read
-fields derived above it.
+derives again the derived fields that depend, directly or through another derived field, on a
+field whose value changed (``rederive``; ``stale_fields`` names every field that may be). Rules
+run in table order, so a rule may read fields derived above it.
 """
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
+from scaling_laws.config import ConfigError
+from scaling_laws.data.spec import BYTE_VOCAB_SIZE, summarize
 from scaling_laws.models import architecture, param_counts
 from scaling_laws.models.memory import choose_micro_batch
+from scaling_laws.validate import defer_problem
 
 Fields = dict[str, Any]
 
@@ -36,6 +39,16 @@ def _shape(name: str) -> Callable[[Fields], Fields]:
     return lambda fields: {name: architecture(fields["architecture"]).default_shape(fields)[name]}
 
 
+def _vocabulary(fields: Fields) -> Fields:
+    """The dataset's vocabulary: meta.json's for a prepared dataset, 256 for byte-level text."""
+    try:
+        return {"vocab_size": summarize(fields["dataset"], fields["val_fraction"], fields["data_seed"]).vocab_size}
+    except ConfigError as error:  # no dataset to read: --status (problems_deferred) still lists the run
+        if not defer_problem(fields.get("folder_name"), fields.get("label"), error):
+            raise
+        return {"vocab_size": BYTE_VOCAB_SIZE}  # a stand-in; the run's problem is listed, its identity not compared
+
+
 def _token_budget(fields: Fields) -> Fields:
     total = param_counts(SimpleNamespace(**fields)).total
     return {"max_tokens_training": round(fields["token_to_param_ratio"] * total)}
@@ -56,6 +69,8 @@ def _micro_batch(fields: Fields) -> Fields:
 
 
 DERIVED: tuple[Derived, ...] = (
+    Derived(("vocab_size",), ("dataset",), _vocabulary,
+            "the dataset's vocabulary: vocab_size in its meta.json (prepared data), 256 for byte-level text"),
     Derived(("num_layers",), ("architecture", "hidden_dim"), _shape("num_layers"),
             "the architecture's default depth for the width (transformer: max(2, hidden_dim // 64))"),
     Derived(("num_heads",), ("architecture", "hidden_dim"), _shape("num_heads"),
@@ -83,10 +98,29 @@ def resolve(fields: Fields) -> Fields:
 
 
 def stale_fields(changed: set[str]) -> set[str]:
-    """Derived fields to forget when ``changed`` fields change (unless ``changed`` sets them too)."""
+    """Derived fields that may be derived again when ``changed`` fields change (unless ``changed`` sets them too)."""
     moved, stale = set(changed), set()
     for entry in DERIVED:
         if moved & set(entry.depends_on):
             stale |= set(entry.names) - set(changed)
             moved |= set(entry.names)
     return stale
+
+
+def rederive(resolved: Fields, changes: Fields) -> Fields:
+    """``resolved`` with ``changes`` applied, and each derived field ``changes`` does not set derived again when
+    a field it depends on now holds another value, in table order. A field derived again to the value it had
+    moves nothing further: pointing a study at another byte-level corpus keeps vocab_size 256, and so keeps the
+    token budgets (an IsoFLOP design's included) that depend on it."""
+    fields = {**resolved, **changes}
+    moved = {name for name, value in changes.items() if resolved.get(name) != value}
+    for entry in DERIVED:
+        names = [name for name in entry.names if name not in changes]
+        if not names or not moved & set(entry.depends_on):
+            continue
+        values = entry.rule({k: v for k, v in fields.items() if k not in names})
+        for name in names:
+            fields[name] = values[name]
+            if values[name] != resolved.get(name):
+                moved.add(name)
+    return fields

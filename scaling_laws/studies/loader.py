@@ -16,16 +16,21 @@ of experiment_definitions or defines a ``STUDIES`` dict of name -> function retu
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import re
+import sys
+import traceback
 from pathlib import Path
 from typing import Optional
 
+from scaling_laws.migration import study_hint
 from scaling_laws.config import ConfigError, ExperimentConfig, parse_override
+from scaling_laws.data.spec import run_epochs
 from scaling_laws.studies import registry
 from scaling_laws.studies.build import with_overrides
-from scaling_laws.validate import validate_experiment
+from scaling_laws.validate import defer_problem, validate_experiment
 
 BUILTIN_DEFINITIONS = "experiment_definitions"  # the root module holding the named studies
 StudyBuilders = dict[str, registry.StudyBuilder]
@@ -40,15 +45,32 @@ def _exec_definitions(path: Path) -> StudyBuilders:
     module = importlib.util.module_from_spec(spec)
     builtin_studies()  # registered first, so that the file's own @study calls land apart from them
     with registry.collecting() as registered:
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:  # noqa: BLE001 - any error in the user's file, said with its line
+            raise ConfigError(f"--definitions {path} failed{_at_line(error, str(path))}: "
+                              f"{_describe(error)}") from error
     own = getattr(module, "STUDIES", registered)
     return {**registered, **(own if isinstance(own, dict) else {})}
 
 
 def builtin_studies() -> StudyBuilders:
     """The studies of experiment_definitions.py."""
-    importlib.import_module(BUILTIN_DEFINITIONS)
+    try:
+        importlib.import_module(BUILTIN_DEFINITIONS)
+    except Exception as error:  # noqa: BLE001 - the user's file, said with its line
+        raise ConfigError(f"{BUILTIN_DEFINITIONS}.py failed{_at_line(error, _source_of(error))}: "
+                          f"{_describe(error)}") from error
     return dict(registry.STUDIES)
+
+
+def _source_of(error: BaseException) -> str:
+    """The file of experiment_definitions.py in ``error``'s traceback (it failed while importing)."""
+    if isinstance(error, SyntaxError):
+        return error.filename or ""
+    frames = [frame.filename for frame in traceback.extract_tb(error.__traceback__)
+              if Path(frame.filename).name == f"{BUILTIN_DEFINITIONS}.py"]
+    return frames[-1] if frames else ""
 
 
 def load_studies(definitions: Optional[str] = None) -> StudyBuilders:
@@ -84,28 +106,87 @@ def check_study_name(name: str) -> None:
                           "digits and ._- starting with a letter or digit")
 
 
-def build_study(build: registry.StudyBuilder, changes: dict) -> list[ExperimentConfig]:
-    """A study's experiments as typed configs, with ``changes`` applied to each and re-derived."""
-    experiments = build()
+def _describe(error: BaseException) -> str:
+    return str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+
+
+def _at_line(error: BaseException, filename: str) -> str:
+    """' at line N' of the deepest frame of ``error`` in ``filename`` (the user's file), or ''."""
+    if isinstance(error, SyntaxError) and error.filename == filename:
+        return f" at line {error.lineno}"
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
+    return f" at line {lines[-1]}" if lines else ""
+
+
+def build_study(build: registry.StudyBuilder, changes: dict, name: str = "") -> list[ExperimentConfig]:
+    """A study's experiments as typed configs, with ``changes`` applied to each and re-derived.
+    Any error names the study, and the line of the definitions file where it was raised."""
+    code = getattr(build, "__code__", None)
+    where = f"study {name!r}" + (f" ({code.co_filename})" if code else "")
+    try:
+        experiments = build()
+    except Exception as error:  # noqa: BLE001 - a broken study definition, said with its line
+        raise ConfigError(f"{where} failed{_at_line(error, code.co_filename if code else '')}: "
+                          f"{_describe(error)}") from error
     if not isinstance(experiments, list):
-        raise ConfigError(f"a study must return a list of experiments (gen_experim(...) + ...), "
+        raise ConfigError(f"{where} must return a list of experiments (gen_experim(...) + ...), "
                           f"got {type(experiments).__name__}")
     for index, experiment in enumerate(experiments):
         if not isinstance(experiment, dict):
-            raise ConfigError(f"item {index} of the study's list is a {type(experiment).__name__}, not an experiment "
-                              "dict; gen_experim returns a one-element list, so join with + "
+            raise ConfigError(f"{where}: item {index} of its list is a {type(experiment).__name__}, not an "
+                              "experiment dict; gen_experim returns a one-element list, so join with + "
                               "(gen_experim(8) + gen_experim(16)), not [gen_experim(8), gen_experim(16)]")
-    if changes:
-        experiments = [with_overrides(exp, **changes) for exp in experiments]
-    configs = [validate_experiment(exp) for exp in experiments]
-    check_unique_runs(configs)
+    try:
+        if changes:
+            experiments = [with_overrides(exp, **changes) for exp in experiments]
+        configs = [validate_experiment(exp) for exp in experiments]
+        check_unique_runs(configs)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
     return configs
 
 
+def format_epochs(value: float) -> str:
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def _epochs(cfg: ExperimentConfig) -> float:
+    """The run's epochs; 0 for a run whose dataset cannot be read while --status defers such problems."""
+    try:
+        return run_epochs(cfg)
+    except ConfigError as error:
+        if defer_problem(cfg.folder_name, cfg.label, error):
+            return 0.0
+        raise
+
+
+def epoch_warning(name: str, configs: list[ExperimentConfig]) -> Optional[str]:
+    """A warning when runs of the study pass over their training split more than warn_above_epochs times."""
+    over = [(cfg, epochs) for cfg in configs if (epochs := _epochs(cfg)) > cfg.warn_above_epochs]
+    if not over:
+        return None
+    listed = ", ".join(f"{cfg.label} {format_epochs(epochs)}" for cfg, epochs in over[:6])
+    listed += ", ..." if len(over) > 6 else ""
+    return (f"{len(over)} of {len(configs)} runs of {name} pass over their training split more than warn_above_epochs="
+            f"{over[0][0].warn_above_epochs:g} times (epochs: {listed}): their loss measures memorisation as much as "
+            "learning; train on a larger dataset (python -m scaling_laws.data.prepare), lower max_tokens_training, "
+            "or raise warn_above_epochs")
+
+
 def load_study(name: str, overrides: list[str] = (), definitions: Optional[str] = None) -> list[ExperimentConfig]:
-    """The study's fully resolved, validated experiments, ``key=value`` overrides applied."""
+    """The study's fully resolved, validated experiments, ``key=value`` overrides applied.
+
+    Warns on stderr when runs would repeat their data more than warn_above_epochs times.
+    """
     studies = load_studies(definitions)
     if name not in studies:
-        raise ConfigError(f"unknown study {name!r}; known studies: {', '.join(sorted(studies))}")
+        close = difflib.get_close_matches(name, studies, n=1)
+        hint = study_hint(name, studies) or (f"did you mean {close[0]!r}?" if close else "")
+        raise ConfigError(f"unknown study {name!r}; {hint + '; ' if hint else ''}known studies: "
+                          f"{', '.join(sorted(studies))}")
     check_study_name(name)
-    return build_study(studies[name], dict(parse_override(text) for text in overrides))
+    configs = build_study(studies[name], dict(parse_override(text) for text in overrides), name)
+    warning = epoch_warning(name, configs)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    return configs

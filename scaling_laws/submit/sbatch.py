@@ -3,10 +3,13 @@
     bash submit_job.sh [-N] STUDY [key=value ...] [options]
 
 It resolves the study, picks the runs to submit from the result files (complete ones are
-skipped unless --rerun all), writes a manifest of exactly those experiments, and submits one
-sbatch script whose task i runs manifest entry i + OFFSET. Arrays longer than the cluster's
-MaxArraySize are split into several submissions with offsets. Each task gets the time-limit
-warning SIGUSR1 <grace> seconds early, checkpoints, requeues itself and resumes later.
+skipped unless --rerun all), writes a manifest of exactly those experiments and of which
+experiments each array task runs, and submits one sbatch script whose task i runs manifest
+task i + OFFSET. Without -N each task runs one experiment; with -N (e.g. -50) there are N
+tasks and task t runs experiments t, t+N, t+2N, ... one after another. Arrays longer than
+the cluster's MaxArraySize are split into several submissions with offsets. Each task gets
+the time-limit warning SIGUSR1 <grace> seconds early, checkpoints, requeues itself and
+resumes its share later.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from scaling_laws.studies.loader import load_study
 from scaling_laws.submit.guard import SubmitError, discard_old_results, one_submission_at_a_time, \
     queue_before_submitting
 from scaling_laws.submit.manifest import build_manifest, manifest_path, write_manifest
-from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun, positive_int
+from scaling_laws.submit.resources import (Resources, add_submission_options, normalize_rerun, normalize_task_count,
+                                           positive_int)
 from scaling_laws.submit.selection import describe_counts, held_back, select_runs
 
 SLURM_DEFAULT_MAX_ARRAY_SIZE = 1001
@@ -39,7 +43,7 @@ class PartlySubmitted(SubmitError):
 SBATCH_TEMPLATE = """\
 #!/bin/bash
 # Written by scaling_laws/submit/sbatch.py for study {study}; sbatch keeps its own copy of this script.
-# Task i of the array runs experiment i + OFFSET of the manifest; OFFSET is the first argument.
+# Array task i runs task i + OFFSET of the manifest (its experiments in turn); OFFSET is the first argument.
 #SBATCH --job-name={study}
 #SBATCH --output={array_log}
 #SBATCH --open-mode=append
@@ -62,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         usage="bash submit_job.sh [-N] STUDY [key=value ...] [options]", description=__doc__)
     parser.add_argument("study", help="study name (python experiments.py --list shows them)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every experiment")
-    parser.add_argument("--first", type=positive_int, metavar="N",
-                        help="only the first N experiments of the study (also written -N, e.g. -50)")
+    parser.add_argument("--first", type=positive_int, metavar="K", help="only the first K experiments of the study")
     add_submission_options(parser)
     parser.add_argument("--definitions", metavar="FILE", help="a Python file defining more studies")
     parser.add_argument("--max-array-size", type=positive_int, metavar="M",
@@ -72,14 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def normalize_count(argv: list[str]) -> list[str]:
-    """'-50' means '--first 50' (argparse would take it for a negative number)."""
-    return [f"--first={arg[1:]}" if re.fullmatch(r"-\d+", arg) else arg for arg in argv]
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parsed options; exits 2 with the usage line on a bad argument."""
-    return build_parser().parse_intermixed_args(normalize_rerun(normalize_count(argv)))  # overrides may follow options
+    # -50 is --tasks=50; overrides may follow options
+    return build_parser().parse_intermixed_args(normalize_rerun(normalize_task_count(argv)))
 
 
 # ----------------------------------------------------------------------------- what to submit
@@ -111,7 +110,7 @@ def render_script(study: str, manifest: Path, folder: str, resources: Resources,
     array_log = array_log_dir(results, folder) / f"{study}-%A_%a.log"
     lines = [f"--{key}={_directive(key, value)}" for key, value in
                  (("partition", resources.partition), ("time", resources.time), ("mem", resources.mem)) if value]
-    if resources.gpus:
+    if resources.gpu_count:
         lines.append(f"--gres=gpu:{resources.gpus}")
     return SBATCH_TEMPLATE.format(
         study=_directive("study", study), array_log=_directive("log path", str(array_log)),
@@ -177,9 +176,9 @@ def submit_chunks(script: Path, manifest: Path, chunks: list[tuple[int, int]], c
         except SubmitError as error:
             if job_ids:
                 raise PartlySubmitted(f"{error}; jobs {' '.join(job_ids)} were submitted and keep {manifest}; "
-                                  f"submit the rest with --rerun failed once they are queued") from None
+                                      f"submit the rest with --rerun failed once they are queued") from None
             raise
-        print(f"submitted job {job_ids[-1]}: tasks 0-{size - 1} run manifest entries {offset}-{offset + size - 1}",
+        print(f"submitted job {job_ids[-1]}: array tasks 0-{size - 1} run manifest tasks {offset}-{offset + size - 1}",
               flush=True)
     return job_ids
 
@@ -203,14 +202,26 @@ def plan_submission(args: argparse.Namespace, configs: list) -> Optional[Plan]:
     if not indices:
         return None
     manifest = build_manifest(args.study, [configs[i] for i in indices], indices, args.definitions,
-                              tuple(args.overrides))
+                              tuple(args.overrides), tasks=args.tasks)
+    if args.tasks:
+        print_shares(manifest, args.tasks)
     max_size = args.max_array_size or max_array_size_for(args.dry_run)
-    return Plan(manifest, manifest_path(manifest), array_chunks(len(indices), max_size))
+    return Plan(manifest, manifest_path(manifest), array_chunks(len(manifest["tasks"]), max_size))
+
+
+def print_shares(manifest: dict, asked: int) -> None:
+    """Which experiments each array task runs (-N)."""
+    tasks = manifest["tasks"]
+    fewer = f" (not {asked}: {len(tasks)} experiments fill only {len(tasks)} tasks)" if asked > len(tasks) else ""
+    print(f"{len(tasks)} array tasks share them{fewer}: task t runs experiments t, t+{len(tasks)}, ... in turn")
+    for task, entries in enumerate(tasks):
+        print(f"  task {task}: " + " ".join(manifest["experiments"][entry]["label"] for entry in entries))
 
 
 def submit(args: argparse.Namespace, plan: Plan, resources: Resources) -> list[str]:
     script = plan.manifest_file.with_suffix(".sbatch")
     folder, results = plan.manifest["experiments"][0]["folder_name"], results_root().resolve()
+    resources = resources.for_runs(exp["architecture"] for exp in plan.manifest["experiments"])
     text = render_script(args.study, plan.manifest_file, folder, resources, results, sys.executable)
     if args.dry_run:
         print(f"would write {plan.manifest_file} ({len(plan.manifest['experiments'])} experiments) and {script}:")

@@ -1,10 +1,12 @@
-"""Submitting a study through submitit: ``python experiments.py STUDY --submit [--wait]``.
+"""Submitting a study through submitit: ``python experiments.py STUDY --submit [-N] [--wait]``.
 
-One array (``AutoExecutor.map_array``) of ExperimentTask calls, at most -c/--concurrency at
-once, with the resources of submit/resources.py. On timeout or preemption submitit signals the task (USR2,
---grace-s early); our handler only sets the stop flag, training checkpoints at the end of its
-step, and then submitit's own handler runs: it calls ``checkpoint()``, which resubmits the same
-call, requeues the task and exits. The requeued call resumes from our checkpoint file.
+One array (``AutoExecutor.map_array``) of ShareTask calls, at most -c/--concurrency at once,
+with the resources of submit/resources.py. Each call runs a share of the experiments in turn:
+one experiment per task by default, experiments t, t+N, ... with -N. On timeout or preemption
+submitit signals the task (USR2, --grace-s early); our handler only sets the stop flag,
+training checkpoints at the end of its step, and then submitit's own handler runs: it calls
+``checkpoint()``, which resubmits the same call, requeues the task and exits. The requeued
+call skips the share's complete runs and resumes the interrupted one from our checkpoint file.
 """
 from __future__ import annotations
 
@@ -40,15 +42,14 @@ def preempt_signal() -> int:
     return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"))
 
 
-class ExperimentTask(submitit.helpers.Checkpointable):
-    """Runs one experiment (a dict: what is pickled) in a submitit job; raises if it fails, so
-    the task ends FAILED. ``train`` is core.train, pickled by reference."""
+class ShareTask(submitit.helpers.Checkpointable):
+    """Runs a share of the experiments (dicts: what is pickled) in turn in a submitit job; raises
+    at the end if any failed, so the task ends FAILED. ``train`` is core.train, pickled by reference."""
 
     def __init__(self, train: TrainFn):
         self.train = train
 
-    def __call__(self, experiment: dict) -> dict:
-        cfg = validate_experiment(experiment)
+    def __call__(self, experiments: list[dict]) -> list[dict]:
         signum = preempt_signal()
         submitit_handler = signal.getsignal(signum)
 
@@ -57,19 +58,25 @@ class ExperimentTask(submitit.helpers.Checkpointable):
                 submitit_handler(signum, None)
             return result
 
-        result = attempt(self.train, cfg, stop_signals=(signum,), after_interrupt=hand_over_to_submitit)
-        paths = run_paths(cfg)
-        if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
-            raise RuntimeError(f"{cfg.label} {result.outcome}: {result.error} (see {paths.log})")
-        if result.outcome == Outcome.BUSY:
-            raise RuntimeError(f"{cfg.label} not run: another live attempt holds it ({paths.lock})")
-        if result.outcome == Outcome.INTERRUPTED:
-            raise RuntimeError(f"{cfg.label} was stopped and not requeued; checkpoint {paths.checkpoint}")
-        return result.summary
+        summaries, failures = [], []
+        for cfg in map(validate_experiment, experiments):
+            result = attempt(self.train, cfg, stop_signals=(signum,), after_interrupt=hand_over_to_submitit)
+            paths = run_paths(cfg)
+            if result.outcome == Outcome.INTERRUPTED:
+                raise RuntimeError(f"{cfg.label} was stopped and not requeued; checkpoint {paths.checkpoint}")
+            if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
+                failures.append(f"{cfg.label} {result.outcome}: {result.error} (see {paths.log})")
+            elif result.outcome == Outcome.BUSY:
+                failures.append(f"{cfg.label} not run: another live attempt holds it ({paths.lock})")
+            else:
+                summaries.append({"label": cfg.label, **(result.summary or {"status": result.outcome})})
+        if failures:
+            raise RuntimeError("; ".join(failures))
+        return summaries
 
-    def checkpoint(self, experiment: dict) -> submitit.helpers.DelayedSubmission:
-        # Our checkpoint file holds the training state, so the same call resumes where it stopped.
-        return submitit.helpers.DelayedSubmission(self, experiment)
+    def checkpoint(self, experiments: list[dict]) -> submitit.helpers.DelayedSubmission:
+        # Our checkpoint files hold the training state, so the same call resumes where it stopped.
+        return submitit.helpers.DelayedSubmission(self, experiments)
 
 
 def make_executor(study: str, folder: Path, resources: Resources, count: int, comment: str) -> submitit.AutoExecutor:
@@ -81,7 +88,7 @@ def make_executor(study: str, folder: Path, resources: Resources, count: int, co
         name=study, timeout_min=timeout_min, cpus_per_task=resources.cpus,
         slurm_array_parallelism=resources.concurrency or count, slurm_signal_delay_s=resources.grace_s,
         slurm_comment=comment,  # names the manifest: how --status and later submissions find these tasks
-        # the task unpickles ExperimentTask, so it runs in the repository, with results where ours are
+        # the task unpickles ShareTask, so it runs in the repository, with results where ours are
         slurm_setup=[f"cd {shlex.quote(str(REPO_ROOT))}",
                      f"export SCALING_RESULTS_DIR={shlex.quote(str(results_root().resolve()))}"],
         **{key: value for key, value in optional.items() if value is not None})
@@ -89,8 +96,9 @@ def make_executor(study: str, folder: Path, resources: Resources, count: int, co
 
 
 def submit_study(study: str, configs: list[ExperimentConfig], resources: Resources, train: TrainFn,
-                 rerun: Optional[str] = None, wait: bool = False) -> int:
-    """Submit the runs --rerun selects (as submit_job.sh would) as one array; print the job ids."""
+                 rerun: Optional[str] = None, wait: bool = False, tasks: Optional[int] = None) -> int:
+    """Submit the runs --rerun selects (as submit_job.sh would) as one array of shares (-N
+    tasks, or one per run); print the job ids."""
     with one_submission_at_a_time(study, configs[0].folder_name, dry_run=False):
         indices, counts = select_runs(configs, rerun, queue=queue_before_submitting(dry_run=False))
         print(f"{study}: {len(configs)} experiments ({describe_counts(counts)}); "
@@ -101,18 +109,22 @@ def submit_study(study: str, configs: list[ExperimentConfig], resources: Resourc
             return 0
         chosen = [configs[i] for i in indices]
         moved = discard_old_results([cfg.to_dict() for cfg in chosen]) if rerun == "all" else []
-        manifest = write_manifest(build_manifest(study, chosen, indices))  # task i runs chosen[i]: entry i + 0
+        manifest = build_manifest(study, chosen, indices, tasks=tasks)  # array task t runs manifest task t
+        shares = [[chosen[i] for i in share] for share in manifest["tasks"]]
+        manifest_file = write_manifest(manifest)
         folder = results_root() / chosen[0].folder_name / ".submitit"
-        executor = make_executor(study, folder, resources, len(chosen), task_comment(manifest, 0))
+        resources = resources.for_runs(cfg.architecture for cfg in chosen)
+        executor = make_executor(study, folder, resources, len(shares), task_comment(manifest_file, 0))
         try:
-            jobs = executor.map_array(ExperimentTask(train), [cfg.to_dict() for cfg in chosen])
+            jobs = executor.map_array(ShareTask(train), [[cfg.to_dict() for cfg in share] for share in shares])
         except Exception as error:  # noqa: BLE001 - submitit wraps sbatch's refusal in its own errors
-            manifest.unlink(missing_ok=True)
+            manifest_file.unlink(missing_ok=True)
             put_back(moved)
             raise SubmitError(f"submitit could not submit {study}: {error}") from None
-    for cfg, job in zip(chosen, jobs):
-        print(f"submitted {cfg.folder_name}/{cfg.label} as job {job.job_id}", flush=True)
-    return wait_for(jobs, [cfg.label for cfg in chosen]) if wait else 0
+    names = [",".join(cfg.label for cfg in share) for share in shares]
+    for share, name, job in zip(shares, names, jobs):
+        print(f"submitted {share[0].folder_name}/{name} as job {job.job_id}", flush=True)
+    return wait_for(jobs, names) if wait else 0
 
 
 # ----------------------------------------------------------------------------- --wait
@@ -131,7 +143,12 @@ def describe(job: submitit.Job) -> tuple[bool, str]:
         return False, job.watcher.get_state(job.job_id, mode="force").split()[0]
     except Exception as error:  # noqa: BLE001 - the task's own exception, re-raised by submitit
         return False, "FAILED: " + str(error).strip().splitlines()[-1]
-    return True, f"COMPLETED: {summary['status']} after {summary['optimizer_steps']} steps, loss {summary['final_loss']}"
+    return True, "COMPLETED: " + "; ".join(_summary_line(run, len(summary) > 1) for run in summary)
+
+
+def _summary_line(run: dict, named: bool) -> str:
+    line = f"{run['status']} after {run.get('optimizer_steps')} steps, loss {run.get('final_loss')}"
+    return f"{run['label']} {line}" if named else line
 
 
 def wait_for(jobs: list[submitit.Job], labels: list[str], poll_s: float = POLL_S,

@@ -51,10 +51,10 @@ class DistContext:
         torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MAX)
         return bool(tensor.item())
 
-    def mean(self, value: torch.Tensor) -> float:
-        """Mean of a scalar tensor across ranks, as a float."""
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        """Mean of a scalar tensor across ranks, still on the device (reading it is a host sync)."""
         if self.world_size > 1:
             value = value.clone()
             torch_dist.all_reduce(value, op=torch_dist.ReduceOp.SUM)
             value /= self.world_size
-        return float(value)
+        return value

@@ -38,6 +38,13 @@ def activation_bytes_per_sequence(cfg: ConfigLike) -> int:
     return cfg.num_layers * per_layer + logits
 
 
+def flops_per_token(cfg: ConfigLike) -> float:
+    """6 N + 12 L d T per token (PaLM appendix B, as nanoGPT counts MFU): N without the position
+    embedding, the last term the attention scores and their weighted sum, forward and backward."""
+    position_embedding = cfg.seq_length * cfg.hidden_dim
+    return 6.0 * (param_counts(cfg).total - position_embedding) + 12.0 * cfg.num_layers * cfg.hidden_dim * cfg.seq_length
+
+
 def default_num_layers(hidden_dim: int) -> int:
     """Aspect ratio d/L of about 64, as GPT-2 small; at least 2 blocks."""
     return max(2, hidden_dim // 64)
@@ -77,4 +84,5 @@ def build(cfg: ConfigLike):
 ARCHITECTURE = Architecture(name="transformer", build=build, param_counts=param_counts,
                             activation_bytes_per_sequence=activation_bytes_per_sequence,
                             default_shape=default_shape, check=check,
-                            options={"activation": ("gelu", "relu", "swiglu"), "tie_embeddings": (True, False)})
+                            options={"activation": ("gelu", "relu", "swiglu"), "tie_embeddings": (True, False)},
+                            flops_per_token=flops_per_token)
