@@ -209,7 +209,7 @@ def test_dash_3_runs_8_experiments_in_3_tasks_and_a_requeued_task_resumes_its_sh
             header, = [line for line in paths.log.read_text().splitlines() if line.startswith("===== attempt")]
             assert f"slurm_job={job}_{task} restart={restart}" in header and paths.done_marker.exists()
     status = submitted.status("SHARED")
-    assert status.splitlines()[-1] == "8 complete" and re.search(r"^\s+0\s+long\s+complete\b.* 0/3$", status, re.M)
+    assert "\n8 complete\nstudy ETA: done" in status and re.search(r"^\s+0\s+long\s+complete\b.* 0/3$", status, re.M)
 
 
 def test_smoke_study_completes_with_concurrency_cap(submitted, local_slurm):
