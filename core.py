@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 
 from scaling_laws.config import ExperimentConfig
-from scaling_laws.counting import ParamCounts, chinchilla_flops, peak_bf16_flops, tokens_processed
+from scaling_laws.counting import chinchilla_flops, peak_bf16_flops, tokens_processed
 from scaling_laws.models import architecture, build_model, param_counts
-from scaling_laws.results_layout import MetricsCsv, RunPaths, atomic_write_json, mark_done
+from scaling_laws.results_layout import RunPaths
 from scaling_laws.running.metadata import run_metadata
+from scaling_laws.running.progress import progress_text
+from scaling_laws.running.record import RunRecord
 from scaling_laws.status import Outcome
-from scaling_laws.training import checkpointing
 from scaling_laws.training import data as data_module
 from scaling_laws.training.device import autocast_dtype, select_device
 from scaling_laws.training.distributed import DistContext
@@ -132,18 +133,17 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
           stop_requested=lambda: False) -> dict:
     """Train one experiment, resuming from its checkpoint if one exists; returns the run summary.
 
-    Writes the metrics CSV, config JSON and checkpoints as it goes and the ``.done`` marker last.
+    Its files (metrics CSV, config JSON, checkpoints, the ``.done`` marker last) are kept
+    consistent by a RunRecord, called at four points: start, each logged row, checkpoint, finish.
     ``stop_requested()`` is polled after each step (with several ranks, whenever steps are logged:
     every LOG_EVERY_STEPS steps at most); when true, the run checkpoints and returns a summary with
     status "interrupted" (no marker).
     """
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
-    start_step, elapsed_s = checkpointing.restore(paths.checkpoint, trainer.raw_model, trainer.optimizer,
-                                                  trainer.device)
     counts = param_counts(cfg)
-    metrics = open_metrics(paths, cfg, counts, trainer, start_step)
-    saver = checkpointing.PeriodicSaver(paths.checkpoint, dist.is_main)
+    record = RunRecord(cfg, paths, dist, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
+    start_step, elapsed_s = record.start(trainer.raw_model, trainer.optimizer, trainer.device, trainer.total_steps)
     window = StepWindow(mfu_scale=mfu_scale(cfg, trainer.device, trainer.autocast_dtype))
     status, row = Outcome.INTERRUPTED, {}
     for step, batches in zip(range(start_step, trainer.total_steps), trainer.batches_from(start_step)):
@@ -154,18 +154,18 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
         alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step
         if not (trainer.is_log_step(step + 1) or alone_stopping):
             continue
-        records, elapsed_s = window.flush(elapsed_s)
-        row, diverged = log_rows(metrics, cfg, dist.world_size, counts.total, records, window.mfu_scale)
+        steps, elapsed_s = window.flush(elapsed_s)
+        row, diverged = log_rows(record, cfg, dist.world_size, counts.total, trainer.total_steps, steps,
+                                 window.mfu_scale)
         if diverged or step + 1 == trainer.total_steps:
             status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
             break
         # Several ranks agree when they log (an all-reduce), or one would stop and the others hang.
         stopping = alone_stopping or (dist.world_size > 1 and dist.any(stop_requested()))
-        if stopping or saver.due():
-            saver.save(trainer.raw_model, trainer.optimizer, step + 1, elapsed_s)
+        record.checkpoint(trainer.raw_model, trainer.optimizer, step + 1, elapsed_s, force=stopping)
         if stopping:
             break
-    return finish(paths, metrics, dist, status, row)
+    return record.finish(status, row)
 
 
 @dataclass(frozen=True)
@@ -216,60 +216,33 @@ def mfu_scale(cfg: ExperimentConfig, device: torch.device, autocast: Optional[to
     return None if peak is None else count(cfg) / peak
 
 
-def log_rows(metrics: Optional[MetricsCsv], cfg: ExperimentConfig, world_size: int, total_params: int,
-             records: list[StepRecord], mfu_per_token_s: Optional[float]) -> tuple[dict, bool]:
-    """Write each record's row up to and including the first non-finite loss; (last row, diverged)."""
+def log_rows(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
+             steps: list[StepRecord], mfu_per_token_s: Optional[float]) -> tuple[dict, bool]:
+    """Write each step's row up to and including the first non-finite loss; (last row, diverged)."""
     row = {}
-    for record in records:
-        row = log_row(metrics, cfg, world_size, total_params, record, mfu_per_token_s)
-        if not math.isfinite(record.loss):
+    for step in steps:
+        row = log_row(record, cfg, world_size, total_params, total_steps, step, mfu_per_token_s)
+        if not math.isfinite(step.loss):
             return row, True
     return row, False
 
 
-def open_metrics(paths: RunPaths, cfg: ExperimentConfig, counts: ParamCounts, trainer: Trainer,
-                 start_step: int) -> Optional[MetricsCsv]:
-    """Main process: write the run's config JSON and open its CSV, cut back to ``start_step``."""
-    if not trainer.dist.is_main:
-        return None
-    atomic_write_json(paths.config_json, run_metadata(cfg, counts, trainer.data, trainer.dist,
-                                                      trainer.device))
-    metrics = MetricsCsv(paths.csv)
-    metrics.start(keep_through_step=start_step)
-    return metrics
-
-
-def log_row(metrics: Optional[MetricsCsv], cfg: ExperimentConfig, world_size: int, total_params: int,
-            record: StepRecord, mfu_per_token_s: Optional[float] = None) -> dict:
-    """Append this step's CSV row (main process only), log eval steps, and return the row."""
-    tokens = tokens_processed(record.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, world_size,
+def log_row(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
+            step: StepRecord, mfu_per_token_s: Optional[float] = None) -> dict:
+    """Append this step's CSV row (main process only), log eval steps with progress, and return the row."""
+    tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, world_size,
                               cfg.seq_length)
-    tokens_per_second = cfg.tokens_per_step * world_size / record.step_s
-    row = {"optimizer_step": record.step_done, "tokens_processed": tokens, "loss": f"{record.loss:.6f}",
-           "val_loss": None if record.val_loss is None else f"{record.val_loss:.6f}",
-           "learning_rate": f"{record.lr:.6e}", "grad_norm": f"{record.grad_norm:.6f}",
+    tokens_per_second = cfg.tokens_per_step * world_size / step.step_s
+    row = {"optimizer_step": step.step_done, "tokens_processed": tokens, "loss": f"{step.loss:.6f}",
+           "val_loss": None if step.val_loss is None else f"{step.val_loss:.6f}",
+           "learning_rate": f"{step.lr:.6e}", "grad_norm": f"{step.grad_norm:.6f}",
            "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
-           "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{record.elapsed_s:.3f}",
+           "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{step.elapsed_s:.3f}",
            "mfu": None if mfu_per_token_s is None else f"{tokens_per_second * mfu_per_token_s:.4f}"}
-    if metrics is not None:
-        metrics.append(row)
-        if record.val_loss is not None:
-            mfu = "" if mfu_per_token_s is None else f" MFU {tokens_per_second * mfu_per_token_s:.1%}"
-            log.info("%s step %d loss %.4f val_loss %.4f lr %.2e %.0f tok/s%s", cfg.label, record.step_done,
-                     record.loss, record.val_loss, record.lr, tokens_per_second, mfu)
+    record.append(row)
+    if step.val_loss is not None and record.dist.is_main:
+        mfu = "" if mfu_per_token_s is None else f" MFU {tokens_per_second * mfu_per_token_s:.1%}"
+        log.info("%s step %d/%d loss %.4f val_loss %.4f lr %.2e %.0f tok/s%s %s", cfg.label, step.step_done,
+                 total_steps, step.loss, step.val_loss, step.lr, tokens_per_second, mfu,
+                 progress_text(step.step_done, total_steps, step.elapsed_s))
     return row
-
-
-def finish(paths: RunPaths, metrics: MetricsCsv | None, dist: DistContext, status: str, last: dict) -> dict:
-    """Close the CSV; on a finished run write the .done marker last and drop the checkpoint."""
-    summary = {"status": status, "optimizer_steps": last.get("optimizer_step", 0),
-               "tokens_processed": last.get("tokens_processed", 0),
-               "final_loss": float(last["loss"]) if last else None,
-               "final_val_loss": float(last["val_loss"]) if last.get("val_loss") else None,
-               "elapsed_s": float(last["elapsed_s"]) if last else 0.0}
-    if metrics is not None:
-        metrics.close()
-    if dist.is_main and status in (Outcome.COMPLETE, Outcome.DIVERGED):
-        mark_done(paths, summary)
-        paths.checkpoint.unlink(missing_ok=True)
-    return summary

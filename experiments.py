@@ -23,8 +23,10 @@ from scaling_laws.models import param_counts
 from scaling_laws.results_layout import run_paths
 from scaling_laws.studies.loader import load_studies, load_study
 from scaling_laws.studies.tables import format_status_table, format_study_list, format_study_table
+from scaling_laws.submit.guard import SubmitError
 from scaling_laws.submit.manifest import manifest_share, task_assignments
 from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun, normalize_task_count
+from scaling_laws.validate import problems_deferred, validate_experiment
 
 DEFAULT_STUDY = "QUICKSTART"  # what `python experiments.py` alone runs: one small experiment, minutes on a CPU
 
@@ -62,6 +64,9 @@ def task_index(index: Optional[int]) -> int:
     task_id = os.environ.get("SLURM_ARRAY_TASK_ID")
     if task_id is None:
         raise UsageError("give --index N, --all or --list (no $SLURM_ARRAY_TASK_ID is set)")
+    if not task_id.isdigit():
+        raise UsageError(f"SLURM_ARRAY_TASK_ID={task_id!r} is not an array index (a whole number >= 0); "
+                         "unset it or give --index N")
     return int(task_id)
 
 
@@ -72,18 +77,33 @@ def resolve_index(index: Optional[int], count: int) -> int:
     return index
 
 
+def lazy_train(cfg, paths, **kwargs) -> dict:
+    """core.train, imported only when an attempt trains: one that is skipped, busy or refused never loads torch."""
+    from core import train
+    return train(cfg, paths, **kwargs)
+
+
 def run_manifest_task(args: argparse.Namespace) -> int:
     """One array task of a submit_job.sh submission: its share of the manifest, in order."""
     if args.study is not None or args.all or args.list or args.status or args.submit or args.rerun:
         raise UsageError("--manifest runs one array task: give only --index T (or $SLURM_ARRAY_TASK_ID); "
                          "to train runs again, submit with --rerun")
     task = task_index(args.index)
-    share = manifest_share(args.manifest, task)
-    print(f"array task {task} of {args.manifest}: {len(share)} run(s): {' '.join(cfg.label for cfg in share)}",
-          flush=True)
-    from core import train  # torch is imported only when something runs
-    from scaling_laws.running.runner import run_share
-    return run_share(train, share)
+    experiments = manifest_share(args.manifest, task)
+    print(f"array task {task} of {args.manifest}: {len(experiments)} run(s): "
+          f"{' '.join(str(exp.get('label')) for exp in experiments)}", flush=True)
+    from scaling_laws.running.runner import record_refusal, run_share
+    share, refused = [], []
+    for experiment in experiments:
+        try:
+            share.append(validate_experiment(experiment))
+        except ConfigError as error:  # e.g. its dataset is gone since submission: the run's files say why
+            record_refusal(experiment, error)
+            refused.append(error)
+    code = run_share(lazy_train, share)
+    if refused:
+        raise refused[0]
+    return code
 
 
 def run_default(args: argparse.Namespace) -> int:
@@ -96,13 +116,23 @@ def run_default(args: argparse.Namespace) -> int:
           f"({param_counts(cfg).total:,} parameters, {cfg.max_tokens_training:,} tokens).\n"
           "Pick another: python experiments.py --list (studies), python experiments.py STUDY --list "
           "(its experiments), python experiments.py STUDY --index I (one of them).", flush=True)
-    from core import train  # torch is imported only when something runs
     from scaling_laws.running.runner import run_one
-    code = run_one(train, cfg, rerun=args.rerun == "all")
+    code = run_one(lazy_train, cfg, rerun=args.rerun == "all")
     paths = run_paths(cfg)
     print(f"{DEFAULT_STUDY}/{cfg.label} files: metrics {paths.csv}, config {paths.config_json}, log {paths.log} "
           f"(python experiments.py {DEFAULT_STUDY} --status shows its state)")
     return code
+
+
+def print_status(args: argparse.Namespace) -> int:
+    """--status: every run's line, even when an experiment's dataset is gone (its problem is listed)."""
+    from scaling_laws.running.queue import queue_snapshot
+    with problems_deferred() as problems:
+        configs = load_study(args.study, args.overrides, args.definitions)
+    queue, note = queue_snapshot()
+    print(format_status_table(configs, queue=queue, queue_note=note, problems=problems,
+                              tasks=task_assignments(configs)))
+    return 0
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -123,15 +153,14 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.status or args.all or args.submit or args.index is not None:
             raise UsageError("name a study (python experiments.py --list shows them)")
         return run_default(args)
+    if args.status:
+        return print_status(args)
     configs = load_study(args.study, args.overrides, args.definitions)
     if args.list:
         print(format_study_table(configs))
         return 0
-    if args.status:
-        print(format_status_table(configs, tasks=task_assignments(configs)))
-        return 0
-    from core import train  # torch is imported only when something runs
     if args.submit:
+        from core import train  # submitit pickles it by reference: a function of core, not of this script
         from scaling_laws.submit.submitit_backend import submit_study
         return submit_study(args.study, configs, Resources.from_args(args), train, rerun=args.rerun, wait=args.wait,
                             tasks=args.tasks)
@@ -141,8 +170,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.all and (args.per_gpu > 1 or visible_gpu_count() > 1):
         return run_side_by_side(args, len(configs))
     if args.all:
-        return run_all(train, configs, rerun=rerun)
-    return run_one(train, configs[resolve_index(args.index, len(configs))], rerun=rerun)
+        return run_all(lazy_train, configs, rerun=rerun)
+    return run_one(lazy_train, configs[resolve_index(args.index, len(configs))], rerun=rerun)
 
 
 def run_side_by_side(args: argparse.Namespace, count: int) -> int:
@@ -169,6 +198,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (ConfigError, KeyError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
+    except SubmitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -147,10 +148,30 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
                                + (f" ({original})" if original else ""))
 
 
-def _check_positive(cfg: ExperimentConfig, *names: str) -> None:
-    for name in names:
-        value = getattr(cfg, name)
-        _require(value > 0, f"{name}={value!r} must be > 0")
+POSITIVE = ("hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length", "max_tokens_training",
+            "target_effective_batch_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
+            "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs")
+
+
+def _check_numbers(values: dict[str, Any]) -> None:
+    """Every float finite (inf and nan pass a > 0 test, and train nothing), every POSITIVE field > 0."""
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{name}={value!r} is not a finite number; give a finite value")
+        if name in POSITIVE and value is not None:
+            _require(value > 0, f"{name}={value!r} must be > 0")
+
+
+def check_given_fields(values: dict[str, Any]) -> None:
+    """The checks that need no other field: names, types, finiteness and sign of the fields given.
+
+    gen_experim runs these before deriving anything, so that a bad value (seq_length=0,
+    seq_length='64', target_effective_batch_size=0) is reported as such, not as an error
+    inside a derivation rule.
+    """
+    check_known_keys(values)
+    _check_types(values)
+    _check_numbers(values)
 
 
 def check_safe_name(name: str, value: str) -> None:
@@ -168,10 +189,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _check_choice("dtype", cfg.dtype, DTYPES)
     _check_choice("device", cfg.device, DEVICES)
     _check_choice("compile", cfg.compile, COMPILE_MODES)
-    _check_positive(cfg, "hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length",
-                    "max_tokens_training", "target_effective_batch_size", "batch_size",
-                    "gradient_accumulation_steps", "gpu_memory_gb", "learning_rate", "eps",
-                    "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs")
+    _check_numbers(cfg.to_dict())
     _require(cfg.batch_size * cfg.gradient_accumulation_steps == cfg.target_effective_batch_size,
              f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
              f"= {cfg.batch_size * cfg.gradient_accumulation_steps} != target_effective_batch_size="
@@ -183,13 +201,17 @@ def _check_values(cfg: ExperimentConfig) -> None:
              f"beta1={cfg.beta1!r}, beta2={cfg.beta2!r} must each be in [0, 1)")
     _require(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay!r} must be >= 0")
     _require(cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip!r} must be >= 0 (0 disables clipping)")
-    _require(cfg.dataset == "stdlib" or Path(cfg.dataset).exists(),
-             f"dataset={cfg.dataset!r} does not exist; use 'stdlib' (built in), a .txt file, a directory "
-             "of .txt files, or a folder made by `python -m scaling_laws.data.prepare SRC OUT`")
     _require(not cfg.use_mup, "use_mup=True is not available yet: muP arrives with its own issue; "
                               "remove use_mup or set it to False")
     _require(cfg.mup_base_width is None,
              f"mup_base_width={cfg.mup_base_width!r} is not available yet (muP is not built); remove it")
+
+
+def check_dataset_exists(cfg: ExperimentConfig) -> None:
+    """A fact about this machine, not the config: validate.py may defer it (see problems_deferred)."""
+    _require(cfg.dataset == "stdlib" or Path(cfg.dataset).exists(),
+             f"dataset={cfg.dataset!r} does not exist; use 'stdlib' (built in), a .txt file, a directory "
+             "of .txt files, or a folder made by `python -m scaling_laws.data.prepare SRC OUT`")
 
 
 def build_config(experiment: dict[str, Any]) -> ExperimentConfig:

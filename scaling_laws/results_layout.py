@@ -7,12 +7,15 @@
     results/<folder_name>/<label>.ckpt.pt       latest checkpoint (removed once complete)
     results/<folder_name>/<label>.failed        the last attempt raised: error and traceback (JSON)
     results/<folder_name>/<label>.heartbeat     touched every few seconds while an attempt runs
+    results/<folder_name>/<label>.lock          locked (flock) by the one attempt that holds the run; never removed
+    results/<folder_name>/.discarded/<time>/    results a submission with --rerun all set aside
 
 A run is complete only when its ``.done`` marker exists; nothing else implies completion.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -20,6 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+
+from scaling_laws.config import ConfigError
 
 # The CSV header, in order. Empty cells mean "not measured at this step" (e.g. val_loss).
 CSV_COLUMNS = (
@@ -40,8 +45,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: entry points, r
 
 
 def results_root() -> Path:
-    """Root of all results: $SCALING_RESULTS_DIR, else results/ in the checkout."""
-    return Path(os.environ.get(RESULTS_ENV, REPO_ROOT / "results"))
+    """Root of all results: $SCALING_RESULTS_DIR, else results/ in the checkout; ConfigError if it is a file."""
+    root = Path(os.environ.get(RESULTS_ENV, REPO_ROOT / "results"))
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{RESULTS_ENV}={str(root)!r} is a file, not a folder; point it at a folder (it is "
+                          "created if missing) or unset it to use results/ in the checkout")
+    return root
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,10 @@ class RunPaths:
     @property
     def heartbeat(self) -> Path:
         return self.folder / f"{self.label}.heartbeat"
+
+    @property
+    def lock(self) -> Path:
+        return self.folder / f"{self.label}.lock"
 
 
 def run_paths(cfg: Any, root: Optional[Path] = None) -> RunPaths:
@@ -121,35 +134,88 @@ def format_row(row: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-class MetricsCsv:
-    """Append-only metrics CSV, flushed after every row.
+CSV_HEADER = ",".join(CSV_COLUMNS) + "\n"
 
-    ``start(keep_through_step)`` atomically rewrites the file to the header plus the rows
-    up to that step (0 for a fresh run), so a resumed run never duplicates or drops rows.
+
+class MetricsCsv:
+    """Append-only metrics CSV that knows how many rows it holds and the digest of their bytes.
+
+    The run record (running/record.py) stores ``sync()``'s (rows, digest) in each checkpoint and
+    in the .done marker, and ``resume`` keeps a CSV only if it holds exactly those rows, intact:
+    a torn last row, or rows a crash never let reach the disk, cannot pass for a complete record.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.rows = 0
+        self._digest = hashlib.sha256()
         self._handle = None
 
-    def start(self, keep_through_step: int = 0) -> None:
-        kept = [row for row in read_metrics_rows(self.path) if int(row["optimizer_step"]) <= keep_through_step]
-        text = ",".join(CSV_COLUMNS) + "\n" + "".join(format_row(row) for row in kept)
-        atomic_write_bytes(self.path, text.encode())
-        self._handle = open(self.path, "a", buffering=1)
+    def start_fresh(self) -> None:
+        """Atomically replace the file by the header alone and open it for appending."""
+        atomic_write_bytes(self.path, CSV_HEADER.encode())
+        self._open(b"")
+
+    def resume(self, rows: int, digest: str) -> bool:
+        """Keep exactly the first ``rows`` rows if they are intact and hash to ``digest``; drop later rows.
+
+        Returns False, changing nothing, when the file is missing, has another header, or holds fewer
+        or different rows (then the run must start again: its checkpoint describes rows that are gone).
+        """
+        kept = self.intact_prefix(rows)
+        if kept is None or hashlib.sha256(kept).hexdigest() != digest:
+            return False
+        if self.path.stat().st_size != len(CSV_HEADER) + len(kept):  # rows after the checkpoint, or a torn one
+            atomic_write_bytes(self.path, CSV_HEADER.encode() + kept)
+        self._open(kept)
+        self.rows = rows
+        return True
+
+    def intact_prefix(self, rows: int) -> Optional[bytes]:
+        """The bytes of the first ``rows`` complete rows (each ending in a newline), or None if there are fewer."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if not data.startswith(CSV_HEADER.encode()):
+            return None
+        complete = data[len(CSV_HEADER):].split(b"\n")[:-1]  # the last piece is empty or a torn row
+        if len(complete) < rows:
+            return None
+        return b"".join(line + b"\n" for line in complete[:rows])
+
+    def intact_rows(self) -> int:
+        """How many complete rows the file holds (for messages)."""
+        try:
+            data = self.path.read_bytes()[len(CSV_HEADER):]
+        except FileNotFoundError:
+            return 0
+        return data.count(b"\n")
+
+    def _open(self, kept: bytes) -> None:
+        self._digest = hashlib.sha256(kept)
+        self.rows = 0
+        self._handle = open(self.path, "ab")
 
     def append(self, row: dict[str, Any]) -> None:
-        """Write one row; it must hold exactly CSV_COLUMNS (a missing or extra column is a bug)."""
+        """Write one row and flush it; it must hold exactly CSV_COLUMNS (a missing or extra column is a bug)."""
         if set(row) != set(CSV_COLUMNS):
             missing, extra = sorted(set(CSV_COLUMNS) - set(row)), sorted(set(row) - set(CSV_COLUMNS))
             raise ValueError(f"metrics row does not match CSV_COLUMNS: missing {missing}, extra {extra}")
-        self._handle.write(format_row(row))
+        line = format_row(row).encode()
+        self._handle.write(line)
         self._handle.flush()
+        self._digest.update(line)
+        self.rows += 1
+
+    def sync(self) -> tuple[int, str]:
+        """Make every row written so far durable (fsync); returns (rows, digest) for a checkpoint or marker."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        return self.rows, self._digest.hexdigest()
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
             self._handle.close()
             self._handle = None
 
@@ -181,7 +247,35 @@ def is_complete(paths: RunPaths) -> bool:
     return paths.done_marker.exists()
 
 
+RESULT_FILES = ("csv", "config_json", "done_marker", "checkpoint", "failed_marker")  # what --rerun all discards
+
+
 def clear_run(paths: RunPaths) -> None:
     """Remove a run's outputs (for --rerun)."""
-    for path in (paths.csv, paths.config_json, paths.done_marker, paths.checkpoint, paths.failed_marker):
-        path.unlink(missing_ok=True)
+    for name in RESULT_FILES:
+        getattr(paths, name).unlink(missing_ok=True)
+
+
+def set_aside(paths: RunPaths, into: Path) -> list[tuple[Path, Path]]:
+    """Move a run's outputs into folder ``into`` (a submission with --rerun all, before it submits);
+    returns the moves, so that ``put_back`` can undo them if the submission fails."""
+    moves = []
+    for name in RESULT_FILES:
+        source = getattr(paths, name)
+        if source.exists():
+            into.mkdir(parents=True, exist_ok=True)
+            os.replace(source, into / source.name)
+            moves.append((source, into / source.name))
+    return moves
+
+
+def put_back(moves: list[tuple[Path, Path]]) -> None:
+    """Undo ``set_aside``, removing the folders it made once they are empty."""
+    for source, moved in moves:
+        os.replace(moved, source)
+    for folder in {moved.parent for _, moved in moves}:
+        for empty in (folder, folder.parent):
+            try:
+                empty.rmdir()
+            except OSError:
+                break

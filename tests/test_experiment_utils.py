@@ -14,14 +14,23 @@ from scaling_laws.validate import validate_experiment
 def test_batch_times_accumulation_is_exactly_the_target(width):
     for target in (1, 12, 32, 96, 512):
         for memory in (0.01, 1.0, 80.0):
-            exp = gen_experim(width, target_effective_batch_size=target, gpu_memory_gb=memory,
-                              seq_length=256)[0]
+            try:
+                exp = gen_experim(width, target_effective_batch_size=target, gpu_memory_gb=memory,
+                                  seq_length=256)[0]
+            except ConfigError as error:  # not even one sequence fits: refused, never sized
+                assert f"more than gpu_memory_gb={memory:g}" in str(error) and memory < 80
+                continue
             assert exp["batch_size"] * exp["gradient_accumulation_steps"] == target
+
+
+def test_a_model_that_cannot_fit_the_device_is_refused():
+    with pytest.raises(ConfigError, match=r"hidden_dim=1048576 .* more than gpu_memory_gb=80; use a smaller model"):
+        gen_experim(2**20)
 
 
 def test_less_memory_means_smaller_micro_batch():
     big = gen_experim(1024, target_effective_batch_size=256, seq_length=2048, gpu_memory_gb=80.0)[0]
-    small = gen_experim(1024, target_effective_batch_size=256, seq_length=2048, gpu_memory_gb=8.0)[0]
+    small = gen_experim(1024, target_effective_batch_size=256, seq_length=2048, gpu_memory_gb=16.0)[0]
     assert small["batch_size"] < big["batch_size"]
     assert small["gradient_accumulation_steps"] > big["gradient_accumulation_steps"]
 

@@ -1,10 +1,20 @@
 """The experiments.py command line, run as a user runs it (subprocess) where that is cheap."""
+import functools
+import json
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 
+import pytest
 from conftest import ROOT
+
+from experiment_utils import gen_experim
+from experiments import main as experiments_main
 from scaling_laws.results_layout import read_metrics_rows, run_paths_for
+from scaling_laws.submit.manifest import build_manifest, write_manifest
+from scaling_laws.validate import validate_experiment
 
 
 def cli(*args, env_extra=None):
@@ -83,3 +93,102 @@ def test_no_arguments_runs_the_default_experiment_and_says_which_where_and_how_t
     assert under_array.returncode == 2 and "under a Slurm array, name a study" in under_array.stderr
     tasks_here = cli("SMOKE", "--all", "-3")
     assert tasks_here.returncode == 2 and "-3 (--tasks) shares a submission among array tasks" in tasks_here.stderr
+
+
+BAD_STUDIES = '''
+from experiment_definitions import study
+from experiment_utils import gen_experim
+
+TINY = dict(num_layers=1, seq_length=32, target_effective_batch_size=8, max_tokens_training=2048)
+
+@study("NESTED")
+def nested():
+    return [gen_experim(8, folder_name="B", **TINY), gen_experim(16, folder_name="B", **TINY)]
+
+@study("STRING_SEQ")
+def string_seq():
+    return gen_experim(8, folder_name="B", num_layers=1, seq_length="64")
+
+@study("HUGE")
+def huge():
+    return gen_experim(2 ** 20, folder_name="B")
+
+@study("GONE_DATA")
+def gone_data():
+    return (gen_experim(8, label="here", folder_name="G", **TINY)
+            + gen_experim(8, label="gone", folder_name="G", dataset=MISSING, **TINY))
+'''
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def in_process(capsys, *args) -> Result:
+    """experiments.main in this process: what the command prints and returns, without starting Python again."""
+    code = experiments_main(list(args))
+    out = capsys.readouterr()
+    return Result(code, out.out, out.err)
+
+
+def one_clear_line(result, *fragments):
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+@pytest.fixture
+def bad_definitions(tmp_path) -> str:
+    defs = tmp_path / "bad.py"
+    defs.write_text(BAD_STUDIES.replace("MISSING", repr(str(tmp_path / "nope"))))
+    return str(defs)
+
+
+def test_bad_inputs_get_one_clear_line_and_exit_2(tmp_path, bad_definitions, capsys, monkeypatch):
+    run = functools.partial(in_process, capsys)
+    one_clear_line(run("SMOKE", "--list", "seq_length=0"), "seq_length=0 must be > 0")
+    one_clear_line(run("SMOKE", "--list", "target_effective_batch_size=0"), "target_effective_batch_size=0 must be > 0")
+    one_clear_line(run("SMOKE", "--list", "learning_rate=inf"), "learning_rate=inf is not a finite number")
+    one_clear_line(run("NESTED", "--list", "--definitions", bad_definitions), "item 0 of the study's list is a list")
+    one_clear_line(run("STRING_SEQ", "--list", "--definitions", bad_definitions), "seq_length='64' has type str")
+    one_clear_line(run("HUGE", "--list", "--definitions", bad_definitions), "hidden_dim=1048576", "gpu_memory_gb=80")
+    missing = tmp_path / "missing.json"
+    one_clear_line(run("--manifest", str(missing), "--index", "0"), f"manifest {missing} does not exist")
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"version": 1, "experiments": [')
+    one_clear_line(run("--manifest", str(corrupt), "--index", "0"), f"manifest {corrupt} cannot be read as JSON")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "abc")
+    one_clear_line(run("SMOKE"), "SLURM_ARRAY_TASK_ID='abc' is not an array index")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    monkeypatch.setenv("SCALING_RESULTS_DIR", str(a_file))
+    one_clear_line(run("SMOKE", "--status"), f"SCALING_RESULTS_DIR='{a_file}' is a file, not a folder")
+
+
+def test_status_shows_every_run_when_one_dataset_is_gone(bad_definitions, capsys):
+    status = in_process(capsys, "GONE_DATA", "--status", "--definitions", bad_definitions)
+
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[1].split()[:3] == ["0", "here", "not"] and lines[2].split()[:3] == ["1", "gone", "not"]
+    assert re.search(r"^  gone: dataset='.*nope' does not exist", status.stdout, re.MULTILINE)
+    assert in_process(capsys, "GONE_DATA", "--list", "--definitions", bad_definitions).returncode == 2
+
+
+def test_a_manifest_entry_that_no_longer_validates_leaves_a_failed_marker(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("text " * 2000)
+    cfg = validate_experiment(gen_experim(8, label="vanished", folder_name="V", num_layers=1, seq_length=32,
+                                          max_tokens_training=2048, dataset=str(corpus))[0])
+    manifest = write_manifest(build_manifest("V", [cfg], [0]))
+    corpus.unlink()  # the dataset is gone between submission and the task's start
+
+    one_clear_line(in_process(capsys, "--manifest", str(manifest), "--index", "0"), "does not exist")
+
+    failed = json.loads(run_paths_for("V", "vanished").failed_marker.read_text())
+    assert "does not exist" in failed["error"] and failed["traceback"] == ""

@@ -1,4 +1,5 @@
-"""runner.py: resume equals uninterrupted, signals stop at a step boundary, failures are recorded."""
+"""runner.py: resume equals uninterrupted, signals stop at a step boundary, every stop is recorded,
+changed configs are refused, and only one attempt holds a run."""
 from __future__ import annotations
 
 import os
@@ -10,23 +11,25 @@ import pytest
 from conftest import rows_without_timing
 from core import train
 
-from scaling_laws.submit import submitit_backend
 from experiment_utils import gen_experim
-from scaling_laws.validate import validate_experiment
-from scaling_laws.running.preemption import StopSignals
 from scaling_laws.results_layout import atomic_write_json, read_json, read_metrics_rows, run_paths_for
-from scaling_laws.running.status import run_state
-from scaling_laws.status import RunStatus
+from scaling_laws.running.claim import ExclusiveLock
+from scaling_laws.running.liveness import this_process
+from scaling_laws.running.preemption import StopSignals
 from scaling_laws.running.runner import BUSY_EXIT_CODE, attempt, run_one, run_share
-from scaling_laws.status import Outcome
+from scaling_laws.running.status import run_state
+from scaling_laws.status import Outcome, RunStatus
+from scaling_laws.submit import submitit_backend
+from scaling_laws.validate import validate_experiment
+
 
 def experiment(tiny_fields, folder: str, **changes) -> dict:
     fields = {**tiny_fields, **changes}
     return gen_experim(fields.pop("hidden_dim"), label="tiny", folder_name=folder, **fields)[0]
 
 
-def attempt_at(exp: dict):
-    return attempt(train, validate_experiment(exp))
+def attempt_at(exp: dict, **kwargs):
+    return attempt(train, validate_experiment(exp), **kwargs)
 
 
 def send_when_csv_has(path, rows: int, signum: int, timeout_s: float = 60) -> threading.Thread:
@@ -39,6 +42,16 @@ def send_when_csv_has(path, rows: int, signum: int, timeout_s: float = 60) -> th
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
+
+
+def interrupted_run(tiny_fields, folder: str, steps: int = 200, **changes):
+    """A run stopped by SIGUSR1 after at least 5 steps; returns (experiment, paths, steps done)."""
+    exp = experiment(tiny_fields, folder, max_tokens_training=8 * 32 * steps, **changes)
+    paths = run_paths_for(folder, "tiny")
+    send_when_csv_has(paths.csv, 5, signal.SIGUSR1)
+    result = attempt_at(exp)
+    assert result.outcome == Outcome.INTERRUPTED
+    return exp, paths, result.summary["optimizer_steps"]
 
 
 def test_sigusr1_checkpoints_at_step_end_and_next_attempt_resumes(tiny_fields):
@@ -55,25 +68,44 @@ def test_sigusr1_checkpoints_at_step_end_and_next_attempt_resumes(tiny_fields):
     assert attempt_at(exp).outcome == Outcome.COMPLETE
     attempt_at(experiment(tiny_fields, "straight", **long_run))
     assert rows_without_timing(paths.csv) == rows_without_timing(run_paths_for("straight", "tiny").csv)
-    assert paths.log.read_text().count("===== attempt") == 2
+    log = paths.log.read_text()
+    assert log.count("===== attempt") == 2 and "training starts from step 0 of 200" in log
+    step = outcome.summary["optimizer_steps"]
+    assert f"resumed from step {step} ({step * 8 * 32} tokens) of 200" in log
 
 
-def test_failing_run_writes_failed_marker_traceback_and_exits_1(tiny_fields, tmp_path):
+def test_bad_data_is_refused_in_one_line_with_a_failed_marker_and_exit_2(tiny_fields, tmp_path, capsys):
     short = tmp_path / "short.txt"
     short.write_text("too short")  # exists, so valid at definition time; too few tokens at run time
     exp = experiment(tiny_fields, "broken", dataset=str(short))
     paths = run_paths_for("broken", "tiny")
 
-    assert run_one(train, validate_experiment(exp)) == 1
+    assert run_one(train, validate_experiment(exp)) == 2
 
     marker = read_json(paths.failed_marker)
-    assert marker["error"].startswith("DataError:") and "Traceback" in marker["traceback"]
+    assert marker["error"].startswith("DataError: dataset") and "fewer than seq_length + 2" in marker["error"]
+    assert marker["traceback"] == ""
     log = paths.log.read_text()
-    assert "Traceback (most recent call last)" in log and "DataError" in log and "FAILED" in log
+    assert "Traceback" not in log and "Traceback" not in capsys.readouterr().out
+    assert "broken/tiny REFUSED: dataset" in log
     state = run_state(paths)
     assert state.status == RunStatus.FAILED and state.error == marker["error"]
-    assert attempt_at(exp).outcome == Outcome.FAILED  # a new attempt replaces the marker, still failing
-    assert log.count("===== attempt") == 1 and paths.log.read_text().count("===== attempt") == 2
+
+
+def test_a_bug_in_training_writes_its_traceback_and_exits_1(tiny_fields):
+    exp = experiment(tiny_fields, "buggy")
+    paths = run_paths_for("buggy", "tiny")
+
+    def broken_train(cfg, paths, stop_requested):
+        raise RuntimeError("a bug")
+
+    assert run_one(broken_train, validate_experiment(exp)) == 1
+
+    marker = read_json(paths.failed_marker)
+    assert marker["error"] == "RuntimeError: a bug" and "Traceback" in marker["traceback"]
+    assert "Traceback (most recent call last)" in paths.log.read_text()
+    assert attempt(broken_train, validate_experiment(exp)).outcome == Outcome.FAILED  # a new attempt replaces it
+    assert paths.log.read_text().count("===== attempt") == 2
 
 
 def test_stop_signals_only_set_a_flag():
@@ -128,13 +160,84 @@ def test_submitit_task_checkpoints_then_hands_over_to_submitit(tiny_fields):
     assert delayed.result()[0]["status"] == "complete"  # the resubmitted call resumes and finishes
 
 
-def test_attempt_refuses_a_run_another_live_attempt_holds(tiny_fields, monkeypatch):
+# ----------------------------------------------------------------------------- run identity
+def test_a_complete_run_under_a_changed_config_is_refused_not_skipped(tiny_fields, capsys):
+    exp = experiment(tiny_fields, "changed")
+    paths = run_paths_for("changed", "tiny")
+    assert attempt_at(exp).outcome == Outcome.COMPLETE
+    marker_time = paths.done_marker.stat().st_mtime_ns
+    changed = experiment(tiny_fields, "changed", learning_rate=1e-2)
+
+    result = attempt_at(changed)
+
+    assert result.outcome == Outcome.REFUSED and result.exit_code == 2
+    assert "learning_rate 0.003 -> 0.01" in result.error and "new label" in result.error
+    assert "--rerun all" in result.error
+    assert paths.done_marker.stat().st_mtime_ns == marker_time  # the old results are untouched
+    state = run_state(paths, cfg=validate_experiment(changed))
+    assert state.status == RunStatus.CHANGED and state.error == "learning_rate 0.003 -> 0.01"
+    assert run_state(paths, cfg=validate_experiment(exp)).status == RunStatus.COMPLETE
+    assert attempt_at(exp).outcome == Outcome.SKIPPED
+    assert attempt_at(changed, rerun=True).outcome == Outcome.COMPLETE
+    assert read_json(paths.config_json)["config"]["learning_rate"] == 1e-2
+
+
+def test_an_interrupted_run_is_not_resumed_under_another_config(tiny_fields):
+    exp, paths, done = interrupted_run(tiny_fields, "resume_changed")
+    rows = read_metrics_rows(paths.csv)
+
+    result = attempt_at({**exp, "learning_rate": 1e-2})
+
+    assert result.outcome == Outcome.REFUSED and "learning_rate 0.003 -> 0.01" in result.error
+    assert read_metrics_rows(paths.csv) == rows and paths.checkpoint.exists()  # nothing mixed in
+    assert "REFUSED" in paths.log.read_text() and read_json(paths.failed_marker)["traceback"] == ""
+
+
+def test_a_budget_below_the_checkpoint_is_a_clear_refusal(tiny_fields):
+    exp, paths, done = interrupted_run(tiny_fields, "budget")
+    smaller = experiment(tiny_fields, "budget", max_tokens_training=8 * 32 * 3)
+
+    result = attempt_at(smaller)
+
+    assert result.outcome == Outcome.REFUSED and result.exit_code == 2
+    assert f"max_tokens_training {8 * 32 * 200} -> {8 * 32 * 3}" in result.error
+    assert run_state(paths).status == RunStatus.FAILED
+    assert attempt_at(smaller, rerun=True).outcome == Outcome.COMPLETE
+    assert len(read_metrics_rows(paths.csv)) == 3
+
+
+# ----------------------------------------------------------------------------- one attempt per run
+def test_attempt_refuses_a_run_whose_lock_another_attempt_holds(tiny_fields):
     exp = experiment(tiny_fields, "held")
     paths = run_paths_for("held", "tiny")
+    other = ExclusiveLock(paths.lock)
+    assert other.acquire()  # another open file description: flock conflicts as with another process
+    try:
+        result = attempt_at(exp)
+    finally:
+        other.release()
+    assert result.exit_code == BUSY_EXIT_CODE and not paths.csv.exists()
+    assert attempt_at(exp).outcome == Outcome.COMPLETE  # released: the next attempt trains
+
+
+def test_fresh_heartbeat_of_another_host_blocks_but_ours_does_not(tiny_fields, monkeypatch):
+    exp = experiment(tiny_fields, "beat")
+    paths = run_paths_for("beat", "tiny")
     atomic_write_json(paths.heartbeat, {"host": "elsewhere", "pid": 1, "slurm_job": "7_1"})
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "9")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")
 
     assert attempt_at(exp).exit_code == BUSY_EXIT_CODE and not paths.csv.exists()
-    atomic_write_json(paths.heartbeat, {"host": "vm", "pid": 2, "slurm_job": "9_0"})  # our own killed attempt
+    atomic_write_json(paths.heartbeat, {"host": "elsewhere", "pid": 2, "slurm_job": "9_0"})  # our own killed attempt
+    assert attempt_at(exp).outcome == Outcome.COMPLETE
+
+
+@pytest.mark.parametrize("beat_changes", [{"pid": 2**22 + 12345}, {"pid_start": -1}],
+                         ids=["pid gone", "pid reused by another process"])
+def test_heartbeat_of_a_dead_process_on_this_host_is_dead_at_once(tiny_fields, beat_changes):
+    exp = experiment(tiny_fields, "killed")
+    paths = run_paths_for("killed", "tiny")
+    atomic_write_json(paths.heartbeat, {**this_process(), **beat_changes, "slurm_job": "-"})  # fresh, not ours
+
+    assert run_state(paths).status == RunStatus.NOT_STARTED  # not "running"
     assert attempt_at(exp).outcome == Outcome.COMPLETE

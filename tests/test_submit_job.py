@@ -92,10 +92,19 @@ def test_array_chunks_keep_indices_below_max_array_size(count, size, chunks):
     assert sum(n for _, n in chunks) == count and all(n <= size for _, n in chunks)
 
 
-def test_sbatch_command_throttles_and_chains():
+def test_sbatch_command_throttles_and_chains_and_names_its_manifest():
     assert sbatch_command(Path("s.sbatch"), 5, 10, 2, after="41") == \
         ["sbatch", "--parsable", "--array=0-4%2", "--dependency=afterany:41", "s.sbatch", "10"]
     assert sbatch_command(Path("s.sbatch"), 1, 0, None) == ["sbatch", "--parsable", "--array=0-0", "s.sbatch", "0"]
+    assert sbatch_command(Path("s.sbatch"), 1, 3, None, manifest=Path("/r/S/.manifests/m.json"))[3] == \
+        "--comment=scaling_laws:manifest=/r/S/.manifests/m.json:offset=3"
+
+
+def test_grace_longer_than_the_time_limit_is_refused_before_anything_is_written(results_dir):
+    proc = submit_job("SMOKE", "--time", "5", "--grace-s", "600")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--grace-s 600 is not shorter than --time 5 (300 s)" in proc.stderr
+    assert not results_dir.exists()
 
 
 def golden_args(**changes) -> Resources:

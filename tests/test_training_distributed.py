@@ -19,11 +19,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def ddp_worker(rank: int, world_size: int, port: int, experiment: dict, results: str) -> None:
+def ddp_worker(rank: int, world_size: int, port: int, experiment: dict, results: str, stop_after: int = 0) -> None:
     os.environ.update(SCALING_RESULTS_DIR=results, SCALING_CPU_THREADS="1")
     torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
     cfg = validate_experiment(experiment)
-    train(cfg, run_paths(cfg), DistContext(rank, rank, world_size))
+    polls = iter(range(1, 10**6))
+    stop = (lambda: next(polls) >= stop_after) if stop_after else (lambda: False)  # rank 0's wish is enough
+    train(cfg, run_paths(cfg), DistContext(rank, rank, world_size), stop_requested=stop if rank == 0 else lambda: False)
     torch_dist.barrier()
     # torch 2.13 + gloo can abort at interpreter exit ("terminate called without an active
     # exception", /work/shared/local-slurm/FINDINGS.md); results are already fsynced, so skip teardown.
@@ -47,3 +49,22 @@ def test_two_process_ddp_matches_single_process(tiny_fields, results_dir):
     assert float(ddp_rows[-1]["val_loss"]) == pytest.approx(float(single_rows[-1]["val_loss"]), abs=2e-4)
     assert read_json(run_paths_for("ddp", "ddp2").config_json)["world_size"] == 2
     assert read_json(run_paths_for("ddp", "ddp2").done_marker)["status"] == "complete"
+
+
+def test_two_process_ddp_interrupted_and_resumed_matches_single_process(tiny_fields, results_dir):
+    fields = {**tiny_fields, "max_tokens_training": 8 * 32 * 15}
+    width = fields.pop("hidden_dim")
+    single = validate_experiment(gen_experim(width, label="single", folder_name="ddp", **fields)[0])
+    train(single, run_paths_for("ddp", "single"))
+    ddp = gen_experim(width, label="ddp2", folder_name="ddp", **{**fields, "target_effective_batch_size": 4})[0]
+    mp.spawn(ddp_worker, args=(2, free_port(), ddp, str(results_dir), 7), nprocs=2, join=True)
+    paths = run_paths_for("ddp", "ddp2")
+    assert len(read_metrics_rows(paths.csv)) == 7 and paths.checkpoint.exists()  # both ranks stopped at step 7
+
+    mp.spawn(ddp_worker, args=(2, free_port(), ddp, str(results_dir)), nprocs=2, join=True)  # every rank resumes
+
+    single_rows = read_metrics_rows(run_paths_for("ddp", "single").csv)
+    ddp_rows = read_metrics_rows(paths.csv)
+    assert [r["optimizer_step"] for r in ddp_rows] == [str(step) for step in range(1, 16)]
+    assert [float(r["loss"]) for r in ddp_rows] == pytest.approx([float(r["loss"]) for r in single_rows], abs=2e-4)
+    assert read_json(paths.done_marker)["csv_rows"] == 15

@@ -5,8 +5,9 @@ The log, results/<folder>/<label>.log, gets everything the attempt prints throug
 header line; the console (a Slurm array log, a terminal) still gets it all too. Output that C
 code writes straight to file descriptors 1 and 2 reaches only the console.
 
-The heartbeat file is touched every HEARTBEAT_INTERVAL_S by a daemon thread, so
-``run_status`` can tell a live attempt from one that was killed without cleaning up.
+The heartbeat file names the attempt's host, boot, PID and process start time, and is touched
+every HEARTBEAT_INTERVAL_S by a daemon thread, so ``run_state`` can tell a live attempt from one
+that was killed without cleaning up (running/liveness.py).
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from pathlib import Path
 from typing import Iterator, Mapping, Optional, TextIO
 
 from scaling_laws.results_layout import atomic_write_json, read_json
+from scaling_laws.running.liveness import HEARTBEAT_INTERVAL_S, is_alive, this_process
 from scaling_laws.running.slurm_env import slurm_job_name
-from scaling_laws.running.status import HEARTBEAT_INTERVAL_S, STALE_AFTER_S
 
 
 class Tee:
@@ -80,10 +81,11 @@ def live_attempt_elsewhere(path: Path) -> Optional[dict]:
     An earlier attempt of this same Slurm task (killed, then requeued) is not "elsewhere".
     """
     try:
-        if time.time() - path.stat().st_mtime >= STALE_AFTER_S:
-            return None
+        age_s = time.time() - path.stat().st_mtime
         beat = read_json(path)
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
+        return None
+    if not isinstance(beat, dict) or not is_alive(beat, age_s):
         return None
     mine = slurm_job_name()
     return None if mine != "-" and beat.get("slurm_job") == mine else beat
@@ -94,6 +96,7 @@ class Heartbeat:
 
     def __init__(self, path: Path, interval_s: float = HEARTBEAT_INTERVAL_S):
         self.path, self.interval_s = Path(path), interval_s
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
@@ -105,7 +108,7 @@ class Heartbeat:
                 self._write()
 
     def _write(self) -> None:
-        atomic_write_json(self.path, {"host": socket.gethostname(), "pid": os.getpid(), "slurm_job": slurm_job_name()})
+        atomic_write_json(self.path, {**this_process(), "slurm_job": slurm_job_name(), "started": self.started})
 
     def __enter__(self) -> "Heartbeat":
         self._write()

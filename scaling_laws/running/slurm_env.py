@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import time
 from typing import Mapping
 
 
@@ -21,12 +23,37 @@ def requeue_self(env: Mapping[str, str] = os.environ) -> str:
     """``scontrol requeue`` this Slurm task (the array task, not the whole array); returns its id.
 
     Slurm then ends this process (SIGTERM) and starts the task again later, from the top of
-    the batch script, with SLURM_RESTART_COUNT one higher.
+    the batch script, with SLURM_RESTART_COUNT one higher. That SIGTERM goes to every process of
+    the job, so it can kill ``scontrol`` itself after the requeue went through: a failed call is
+    checked against the task's restart count before it is called a failure.
     """
     job = slurm_job_name(env)
     if job == "-":
         raise RequeueError("not running under Slurm (no SLURM_JOB_ID): nothing to requeue")
-    proc = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        raise RequeueError(f"`scontrol requeue {job}` exited {proc.returncode}: {proc.stderr.strip()}")
+    try:
+        proc = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
+        failure = None if proc.returncode == 0 else f"exited {proc.returncode}: {proc.stderr.strip()}"
+    except (OSError, subprocess.TimeoutExpired) as error:
+        failure = f"could not run ({error})"
+    if failure is not None and not requeued_since_start(job, env):
+        raise RequeueError(f"`scontrol requeue {job}` {failure}")
     return job
+
+
+def requeued_since_start(job: str, env: Mapping[str, str] = os.environ, tries: int = 5,
+                         pause_s: float = 1.0) -> bool:
+    """Whether Slurm counts more restarts of ``job`` than this attempt started with (it was requeued).
+
+    Each query is retried: the job's own SIGTERM can kill it too.
+    """
+    started_with = int(env.get("SLURM_RESTART_COUNT", "0") or 0)
+    for attempt in range(tries):
+        try:
+            proc = subprocess.run(["scontrol", "show", "-o", "job", job], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            proc = None
+        match = re.search(r"\bRestarts=(\d+)", proc.stdout) if proc is not None and proc.returncode == 0 else None
+        if match:
+            return int(match.group(1)) > started_with
+        time.sleep(pause_s)
+    return False

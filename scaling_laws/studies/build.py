@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+from scaling_laws.config import ConfigError, check_given_fields, defaults
 from scaling_laws.migration import gpu_type_hint
-from scaling_laws.config import ConfigError, check_known_keys, defaults
 from scaling_laws.models import param_counts
 from scaling_laws.studies.derived import rederive, resolve
 from scaling_laws.validate import validate_experiment
@@ -23,7 +23,7 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
 
     Deterministic and silent; raises ConfigError for unknown fields or invalid values.
     """
-    check_known_keys(overrides)
+    check_given_fields(overrides)
     gpu_type = gpu_type_hint(label)  # the original's gen_experim(hidden_dim, gpu_type="V100")
     if gpu_type:
         raise ConfigError(f"gen_experim({hidden_dim!r}, {label!r}): {gpu_type}")
@@ -42,7 +42,7 @@ def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]
     through another derived field, is derived again unless ``changes`` sets it too; every other
     field keeps its resolved value.
     """
-    check_known_keys(changes)
+    check_given_fields(changes)
     merged = rederive(experiment, changes)
     kept = {k: v for k, v in merged.items() if k not in IDENTITY}
     return gen_experim(merged["hidden_dim"], label=merged["label"], folder_name=merged["folder_name"], **kept)[0]

@@ -131,6 +131,11 @@ def build_study(build: registry.StudyBuilder, changes: dict, name: str = "") -> 
     if not isinstance(experiments, list):
         raise ConfigError(f"{where} must return a list of experiments (gen_experim(...) + ...), "
                           f"got {type(experiments).__name__}")
+    for index, experiment in enumerate(experiments):
+        if not isinstance(experiment, dict):
+            raise ConfigError(f"{where}: item {index} of the study's list is a {type(experiment).__name__}, not an "
+                              "experiment dict; gen_experim returns a one-element list, so join with + "
+                              "(gen_experim(8) + gen_experim(16)), not [gen_experim(8), gen_experim(16)]")
     try:
         if changes:
             experiments = [with_overrides(exp, **changes) for exp in experiments]

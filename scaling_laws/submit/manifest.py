@@ -54,7 +54,17 @@ def write_manifest(manifest: dict, root: Optional[Path] = None) -> Path:
 
 
 def read_manifest(path: Path) -> dict:
-    manifest = read_json(path)
+    """The manifest at ``path``; ConfigError naming the file if it is missing, unreadable or not a manifest."""
+    try:
+        manifest = read_json(path)
+    except FileNotFoundError:
+        raise ConfigError(f"manifest {path} does not exist; submit_job.sh writes manifests under "
+                          "results/<folder>/.manifests/") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"manifest {path} cannot be read as JSON ({type(error).__name__}: {error}); "
+                          "submit the study again to write a new one") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("experiments"), list):
+        raise ConfigError(f"manifest {path} is not a manifest (no 'experiments' list); submit the study again")
     version = manifest.get("version")
     if version == 1:  # submitted before -N shared tasks: task i ran entry i
         manifest = {**manifest, "tasks": task_shares(len(manifest["experiments"]))}
@@ -64,13 +74,13 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def manifest_share(path: Path, task: int) -> list[ExperimentConfig]:
-    """The experiments array task ``task`` of the manifest at ``path`` runs, in order, validated."""
+def manifest_share(path: Path, task: int) -> list[dict]:
+    """The experiments (as the dicts the manifest holds) that array task ``task`` runs, in order."""
     manifest = read_manifest(path)
     tasks = manifest["tasks"]
     if not 0 <= task < len(tasks):
         raise ConfigError(f"task {task} is out of range: {path} has {len(tasks)} tasks, valid 0..{len(tasks) - 1}")
-    return [validate_experiment(manifest["experiments"][entry]) for entry in tasks[task]]
+    return [manifest["experiments"][entry] for entry in tasks[task]]
 
 
 def task_assignments(configs: list[ExperimentConfig],

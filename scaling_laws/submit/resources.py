@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional
 
+from scaling_laws.config import ConfigError
+
 DEFAULT_GRACE_S = 120  # seconds between the stop signal and the time limit: one step + a checkpoint
 DEFAULT_SUBMITIT_TIME_MIN = 60  # submitit needs a limit; sbatch without --time takes the partition's
 RERUN_CHOICES = ("failed", "all")
@@ -44,17 +46,20 @@ def _matching(pattern: re.Pattern, what: str):
     return check
 
 
-def time_minutes(text: str) -> int:
-    """Minutes in a Slurm time limit, rounded up (submitit takes minutes)."""
+def time_seconds(text: str) -> int:
+    """Seconds in a Slurm time limit (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S)."""
     days, first, second, third = SLURM_TIME.match(text).groups()
     if days is not None:  # D-H[:M[:S]]
         hours, minutes, seconds = int(first), int(second or 0), int(third or 0)
-        total_s = ((int(days) * 24 + hours) * 60 + minutes) * 60 + seconds
-    elif third is not None:  # H:M:S
-        total_s = (int(first) * 60 + int(second)) * 60 + int(third)
-    else:  # M or M:S
-        total_s = int(first) * 60 + int(second or 0)
-    return max(1, -(-total_s // 60))
+        return ((int(days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if third is not None:  # H:M:S
+        return (int(first) * 60 + int(second)) * 60 + int(third)
+    return int(first) * 60 + int(second or 0)  # M or M:S
+
+
+def time_minutes(text: str) -> int:
+    """Minutes in a Slurm time limit, rounded up (submitit takes minutes)."""
+    return max(1, -(-time_seconds(text) // 60))
 
 
 def mem_gb(text: str) -> float:
@@ -88,7 +93,16 @@ class Resources:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Resources":
-        return cls(args.partition, args.time, args.gpus, args.cpus, args.mem, args.concurrency, args.grace_s)
+        resources = cls(args.partition, args.time, args.gpus, args.cpus, args.mem, args.concurrency, args.grace_s)
+        resources.check()
+        return resources
+
+    def check(self) -> None:
+        """The stop signal must come after the task starts: --grace-s below --time."""
+        if self.time and self.grace_s >= time_seconds(self.time):
+            raise ConfigError(f"--grace-s {self.grace_s} is not shorter than --time {self.time} "
+                              f"({time_seconds(self.time)} s): the stop signal would come at the start and the task "
+                              f"would requeue forever; use a --grace-s below {time_seconds(self.time)} or a longer --time")
 
     @property
     def gpu_count(self) -> int:

@@ -23,16 +23,22 @@ from pathlib import Path
 from typing import Optional
 
 from scaling_laws.config import ConfigError
-from scaling_laws.results_layout import REPO_ROOT, clear_run, results_root, run_paths_for
-from scaling_laws.status import RunStatus
+from scaling_laws.results_layout import REPO_ROOT, put_back, results_root
+from scaling_laws.running.queue import task_comment
 from scaling_laws.studies.loader import load_study
+from scaling_laws.submit.guard import SubmitError, discard_old_results, one_submission_at_a_time, \
+    queue_before_submitting
 from scaling_laws.submit.manifest import build_manifest, manifest_path, write_manifest
 from scaling_laws.submit.resources import (Resources, add_submission_options, normalize_rerun, normalize_task_count,
                                            positive_int)
-from scaling_laws.submit.selection import describe_counts, select_runs
+from scaling_laws.submit.selection import describe_counts, held_back, select_runs
 
 SLURM_DEFAULT_MAX_ARRAY_SIZE = 1001
 DIRECTIVE_SAFE = re.compile(r"^[^\s'\"\\$`]+$")  # #SBATCH lines are not shell: no quoting there
+
+class PartlySubmitted(SubmitError):
+    """sbatch refused a later chunk after earlier ones were submitted (their manifest stays)."""
+
 
 SBATCH_TEMPLATE = """\
 #!/bin/bash
@@ -52,10 +58,6 @@ export SCALING_RESULTS_DIR={results}
 # exec: this shell becomes the runner, so the B:USR1 time-limit warning reaches it directly.
 exec {python} experiments.py --manifest {manifest} --index $((SLURM_ARRAY_TASK_ID + offset))
 """
-
-
-class SubmitError(RuntimeError):
-    """sbatch or scontrol failed; the message has their stderr."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,10 +120,13 @@ def render_script(study: str, manifest: Path, folder: str, resources: Resources,
 
 
 def sbatch_command(script: Path, size: int, offset: int, concurrency: Optional[int],
-                   after: Optional[str] = None) -> list[str]:
+                   after: Optional[str] = None, manifest: Optional[Path] = None) -> list[str]:
+    """The sbatch call of one chunk; the job comment names the manifest and offset (running/queue.py reads it)."""
     throttle = f"%{concurrency}" if concurrency else ""
     dependency = [f"--dependency=afterany:{after}"] if after else []
-    return ["sbatch", "--parsable", f"--array=0-{size - 1}{throttle}", *dependency, str(script), str(offset)]
+    comment = [f"--comment={task_comment(manifest, offset)}"] if manifest else []
+    return ["sbatch", "--parsable", f"--array=0-{size - 1}{throttle}", *dependency, *comment, str(script),
+            str(offset)]
 
 
 # ----------------------------------------------------------------------------- talking to Slurm
@@ -154,19 +159,25 @@ def max_array_size_for(dry_run: bool) -> int:
         return SLURM_DEFAULT_MAX_ARRAY_SIZE
 
 
-def submit_chunks(script: Path, chunks: list[tuple[int, int]], concurrency: Optional[int],
+def submit_chunks(script: Path, manifest: Path, chunks: list[tuple[int, int]], concurrency: Optional[int],
                   dry_run: bool) -> list[str]:
     """One sbatch per chunk, printed first; with -c, each chunk waits for the one before so the
     cap holds across chunks. Returns the job ids."""
     job_ids: list[str] = []
     for offset, size in chunks:
         after = job_ids[-1] if concurrency and job_ids else None
-        cmd = sbatch_command(script, size, offset, concurrency, after)
+        cmd = sbatch_command(script, size, offset, concurrency, after, manifest)
         print(("would run: " if dry_run else "") + shlex.join(cmd), flush=True)
         if dry_run:
             job_ids.append(f"<job {len(job_ids) + 1}>")
             continue
-        job_ids.append(_slurm(cmd).strip().split(";")[0])
+        try:
+            job_ids.append(_slurm(cmd).strip().split(";")[0])
+        except SubmitError as error:
+            if job_ids:
+                raise PartlySubmitted(f"{error}; jobs {' '.join(job_ids)} were submitted and keep {manifest}; "
+                                  f"submit the rest with --rerun failed once they are queued") from None
+            raise
         print(f"submitted job {job_ids[-1]}: array tasks 0-{size - 1} run manifest tasks {offset}-{offset + size - 1}",
               flush=True)
     return job_ids
@@ -180,15 +191,14 @@ class Plan:
     chunks: list[tuple[int, int]]  # (offset, size) per sbatch
 
 
-def plan_submission(args: argparse.Namespace) -> Optional[Plan]:
-    """Resolve the study, pick runs, build the manifest; None when there is nothing to submit."""
-    configs = load_study(args.study, args.overrides, args.definitions)
-    indices, counts = select_runs(configs, args.rerun, args.first)
+def plan_submission(args: argparse.Namespace, configs: list) -> Optional[Plan]:
+    """Pick runs (from their files and the queue) and build the manifest; None when there is nothing to submit."""
+    queue = queue_before_submitting(args.dry_run)
+    indices, counts = select_runs(configs, args.rerun, args.first, queue)
     print(f"{args.study}: {len(configs)} experiments, considered {sum(counts.values())} ({describe_counts(counts)}); "
           f"submitting {len(indices)}" + (f" (--rerun {args.rerun})" if args.rerun else ""))
-    if counts.get(RunStatus.RUNNING):
-        print(f"not submitting {counts[RunStatus.RUNNING]} running run(s): their heartbeat is fresh "
-              "(--status shows them)")
+    for line in held_back(counts, args.rerun):
+        print(line)
     if not indices:
         return None
     manifest = build_manifest(args.study, [configs[i] for i in indices], indices, args.definitions,
@@ -208,34 +218,43 @@ def print_shares(manifest: dict, asked: int) -> None:
         print(f"  task {task}: " + " ".join(manifest["experiments"][entry]["label"] for entry in entries))
 
 
-def submit(args: argparse.Namespace, plan: Plan) -> list[str]:
+def submit(args: argparse.Namespace, plan: Plan, resources: Resources) -> list[str]:
     script = plan.manifest_file.with_suffix(".sbatch")
     folder, results = plan.manifest["experiments"][0]["folder_name"], results_root().resolve()
-    resources = Resources.from_args(args).for_runs(exp["architecture"] for exp in plan.manifest["experiments"])
+    resources = resources.for_runs(exp["architecture"] for exp in plan.manifest["experiments"])
     text = render_script(args.study, plan.manifest_file, folder, resources, results, sys.executable)
     if args.dry_run:
         print(f"would write {plan.manifest_file} ({len(plan.manifest['experiments'])} experiments) and {script}:")
         print(text, end="")
-    else:
-        if args.rerun == "all":
-            for exp in plan.manifest["experiments"]:
-                clear_run(run_paths_for(exp["folder_name"], exp["label"]))
-        write_manifest(plan.manifest)
-        script.write_text(text)
-        array_log_dir(results, folder).mkdir(parents=True, exist_ok=True)
-        print(f"manifest {plan.manifest_file}")
-    return submit_chunks(script, plan.chunks, args.concurrency, args.dry_run)
+        return submit_chunks(script, plan.manifest_file, plan.chunks, args.concurrency, args.dry_run)
+    moved = discard_old_results(plan.manifest["experiments"]) if args.rerun == "all" else []
+    write_manifest(plan.manifest)
+    script.write_text(text)
+    array_log_dir(results, folder).mkdir(parents=True, exist_ok=True)
+    print(f"manifest {plan.manifest_file}")
+    try:
+        return submit_chunks(script, plan.manifest_file, plan.chunks, args.concurrency, args.dry_run)
+    except PartlySubmitted:
+        raise
+    except SubmitError:  # nothing was submitted: leave nothing behind, lose nothing
+        plan.manifest_file.unlink(missing_ok=True)
+        script.unlink(missing_ok=True)
+        put_back(moved)
+        raise
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        plan = plan_submission(args)
-        if plan is None:
-            print("nothing to submit")
-            return 0
-        job_ids = submit(args, plan)
+        resources = Resources.from_args(args)
+        configs = load_study(args.study, args.overrides, args.definitions)
+        with one_submission_at_a_time(args.study, configs[0].folder_name, args.dry_run):
+            plan = plan_submission(args, configs)
+            if plan is None:
+                print("nothing to submit")
+                return 0
+            job_ids = submit(args, plan, resources)
     except ConfigError as error:
         parser.print_usage(sys.stderr)
         print(f"submit_job.sh: error: {error}", file=sys.stderr)

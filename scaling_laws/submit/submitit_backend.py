@@ -22,11 +22,15 @@ import submitit
 from submitit.core.utils import UncompletedJobError
 
 from scaling_laws.config import ExperimentConfig
-from scaling_laws.results_layout import REPO_ROOT, clear_run, results_root, run_paths
+from scaling_laws.results_layout import REPO_ROOT, put_back, results_root, run_paths
 from scaling_laws.running.runner import AttemptResult, TrainFn, attempt
 from scaling_laws.status import Outcome
+from scaling_laws.running.queue import task_comment
+from scaling_laws.submit.guard import SubmitError, discard_old_results, one_submission_at_a_time, \
+    queue_before_submitting
+from scaling_laws.submit.manifest import build_manifest, write_manifest
 from scaling_laws.submit.resources import DEFAULT_SUBMITIT_TIME_MIN, Resources, mem_gb, time_minutes
-from scaling_laws.submit.selection import describe_counts, select_runs, task_shares
+from scaling_laws.submit.selection import describe_counts, held_back, select_runs
 from scaling_laws.validate import validate_experiment
 
 POLL_S = 2.0  # --wait: seconds between sacct/squeue checks
@@ -60,8 +64,10 @@ class ShareTask(submitit.helpers.Checkpointable):
             paths = run_paths(cfg)
             if result.outcome == Outcome.INTERRUPTED:
                 raise RuntimeError(f"{cfg.label} was stopped and not requeued; checkpoint {paths.checkpoint}")
-            if result.outcome == Outcome.FAILED:
-                failures.append(f"{cfg.label} failed: {result.error} (traceback in {paths.log})")
+            if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
+                failures.append(f"{cfg.label} {result.outcome}: {result.error} (see {paths.log})")
+            elif result.outcome == Outcome.BUSY:
+                failures.append(f"{cfg.label} not run: another live attempt holds it ({paths.lock})")
             else:
                 summaries.append({"label": cfg.label, **(result.summary or {"status": result.outcome})})
         if failures:
@@ -73,7 +79,7 @@ class ShareTask(submitit.helpers.Checkpointable):
         return submitit.helpers.DelayedSubmission(self, experiments)
 
 
-def make_executor(study: str, folder: Path, resources: Resources, count: int) -> submitit.AutoExecutor:
+def make_executor(study: str, folder: Path, resources: Resources, count: int, comment: str) -> submitit.AutoExecutor:
     executor = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
     optional = {"slurm_partition": resources.partition, "mem_gb": mem_gb(resources.mem) if resources.mem else None,
                 "gpus_per_node": resources.gpu_count or None}
@@ -81,6 +87,7 @@ def make_executor(study: str, folder: Path, resources: Resources, count: int) ->
     executor.update_parameters(
         name=study, timeout_min=timeout_min, cpus_per_task=resources.cpus,
         slurm_array_parallelism=resources.concurrency or count, slurm_signal_delay_s=resources.grace_s,
+        slurm_comment=comment,  # names the manifest: how --status and later submissions find these tasks
         # the task unpickles ShareTask, so it runs in the repository, with results where ours are
         slurm_setup=[f"cd {shlex.quote(str(REPO_ROOT))}",
                      f"export SCALING_RESULTS_DIR={shlex.quote(str(results_root().resolve()))}"],
@@ -92,20 +99,28 @@ def submit_study(study: str, configs: list[ExperimentConfig], resources: Resourc
                  rerun: Optional[str] = None, wait: bool = False, tasks: Optional[int] = None) -> int:
     """Submit the runs --rerun selects (as submit_job.sh would) as one array of shares (-N
     tasks, or one per run); print the job ids."""
-    indices, counts = select_runs(configs, rerun)
-    print(f"{study}: {len(configs)} experiments ({describe_counts(counts)}); "
-          f"submitting {len(indices)} through submitit", flush=True)
-    if not indices:
-        return 0
-    chosen = [configs[i] for i in indices]
-    if rerun == "all":
-        for cfg in chosen:
-            clear_run(run_paths(cfg))
-    shares = [[chosen[i] for i in share] for share in task_shares(len(chosen), tasks)]
-    folder = results_root() / chosen[0].folder_name / ".submitit"
-    resources = resources.for_runs(cfg.architecture for cfg in chosen)
-    jobs = make_executor(study, folder, resources, len(shares)).map_array(
-        ShareTask(train), [[cfg.to_dict() for cfg in share] for share in shares])
+    with one_submission_at_a_time(study, configs[0].folder_name, dry_run=False):
+        indices, counts = select_runs(configs, rerun, queue=queue_before_submitting(dry_run=False))
+        print(f"{study}: {len(configs)} experiments ({describe_counts(counts)}); "
+              f"submitting {len(indices)} through submitit", flush=True)
+        for line in held_back(counts, rerun):
+            print(line, flush=True)
+        if not indices:
+            return 0
+        chosen = [configs[i] for i in indices]
+        moved = discard_old_results([cfg.to_dict() for cfg in chosen]) if rerun == "all" else []
+        manifest = build_manifest(study, chosen, indices, tasks=tasks)  # array task i runs manifest task i
+        path = write_manifest(manifest)
+        shares = [[chosen[entry] for entry in entries] for entries in manifest["tasks"]]
+        folder = results_root() / chosen[0].folder_name / ".submitit"
+        resources = resources.for_runs(cfg.architecture for cfg in chosen)
+        executor = make_executor(study, folder, resources, len(shares), task_comment(path, 0))
+        try:
+            jobs = executor.map_array(ShareTask(train), [[cfg.to_dict() for cfg in share] for share in shares])
+        except Exception as error:  # noqa: BLE001 - submitit wraps sbatch's refusal in its own errors
+            path.unlink(missing_ok=True)
+            put_back(moved)
+            raise SubmitError(f"submitit could not submit {study}: {error}") from None
     names = [",".join(cfg.label for cfg in share) for share in shares]
     for share, name, job in zip(shares, names, jobs):
         print(f"submitted {share[0].folder_name}/{name} as job {job.job_id}", flush=True)
