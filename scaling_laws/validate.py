@@ -51,6 +51,15 @@ def problems_deferred() -> Iterator[dict[RunKey, str]]:
         _deferred.reset(token)
 
 
+def defer_problem(key: RunKey, message: str) -> bool:
+    """Inside problems_deferred(), record the run's problem and answer True (go on); outside, False (raise)."""
+    found = _deferred.get()
+    if found is None:
+        return False
+    found.setdefault(key, message)
+    return True
+
+
 def _check_machine(cfg: ExperimentConfig) -> None:
     try:
         check_dataset_exists(cfg)

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from scaling_laws.data.spec import summarize
+from scaling_laws.data import DataError
+from scaling_laws.data.spec import BYTE_VOCAB_SIZE, summarize
 from scaling_laws.models import architecture, param_counts
 from scaling_laws.models.memory import choose_micro_batch
+from scaling_laws.validate import defer_problem
 
 Fields = dict[str, Any]
 
@@ -38,8 +40,16 @@ def _shape(name: str) -> Callable[[Fields], Fields]:
 
 
 def _vocabulary(fields: Fields) -> Fields:
-    """The dataset's vocabulary: meta.json's for a prepared dataset, 256 for byte-level text."""
-    return {"vocab_size": summarize(fields["dataset"], fields["val_fraction"], fields["data_seed"]).vocab_size}
+    """The dataset's vocabulary: meta.json's for a prepared dataset, 256 for byte-level text.
+
+    A dataset that is gone is an error, except under ``--status`` (validate.problems_deferred): there the
+    run is still listed, with the problem, and the byte vocabulary stands in."""
+    try:
+        return {"vocab_size": summarize(fields["dataset"], fields["val_fraction"], fields["data_seed"]).vocab_size}
+    except DataError as error:
+        if defer_problem((fields["folder_name"], fields["label"]), str(error)):
+            return {"vocab_size": BYTE_VOCAB_SIZE}
+        raise
 
 
 def _token_budget(fields: Fields) -> Fields:

@@ -27,6 +27,7 @@ from typing import Optional
 
 from scaling_laws.migration import study_hint
 from scaling_laws.config import ConfigError, ExperimentConfig, parse_override
+from scaling_laws.data import DataError
 from scaling_laws.data.spec import run_epochs
 from scaling_laws.studies import registry
 from scaling_laws.studies.build import with_overrides
@@ -150,9 +151,17 @@ def format_epochs(value: float) -> str:
     return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
+def _epochs_or_zero(cfg: ExperimentConfig) -> float:
+    """Its epochs, or 0 when its dataset cannot be read (that problem is reported where it matters)."""
+    try:
+        return run_epochs(cfg)
+    except DataError:
+        return 0.0
+
+
 def epoch_warning(name: str, configs: list[ExperimentConfig]) -> Optional[str]:
     """A warning when runs of the study pass over their training split more than warn_above_epochs times."""
-    over = [(cfg, epochs) for cfg in configs if (epochs := run_epochs(cfg)) > cfg.warn_above_epochs]
+    over = [(cfg, epochs) for cfg in configs if (epochs := _epochs_or_zero(cfg)) > cfg.warn_above_epochs]
     if not over:
         return None
     listed = ", ".join(f"{cfg.label} {format_epochs(epochs)}" for cfg, epochs in over[:6])
