@@ -134,7 +134,7 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     """Train one experiment, resuming from its checkpoint if one exists; returns the run summary.
 
     Its files (metrics CSV, config JSON, checkpoints, the ``.done`` marker last) are kept
-    consistent by a RunRecord, called at four points: start, each step's row, checkpoint, finish.
+    consistent by a RunRecord, called at four points: start, each logged row, checkpoint, finish.
     ``stop_requested()`` is polled after each step (with several ranks, whenever steps are logged:
     every LOG_EVERY_STEPS steps at most); when true, the run checkpoints and returns a summary with
     status "interrupted" (no marker).
@@ -154,8 +154,8 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
         alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step
         if not (trainer.is_log_step(step + 1) or alone_stopping):
             continue
-        records, elapsed_s = window.flush(elapsed_s)
-        row, diverged = log_rows(record, cfg, dist.world_size, counts.total, trainer.total_steps, records,
+        steps, elapsed_s = window.flush(elapsed_s)
+        row, diverged = log_rows(record, cfg, dist.world_size, counts.total, trainer.total_steps, steps,
                                  window.mfu_scale)
         if diverged or step + 1 == trainer.total_steps:
             status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
@@ -233,16 +233,16 @@ def log_row(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_par
     tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, world_size,
                               cfg.seq_length)
     tokens_per_second = cfg.tokens_per_step * world_size / step.step_s
-    mfu = None if mfu_per_token_s is None else tokens_per_second * mfu_per_token_s
     row = {"optimizer_step": step.step_done, "tokens_processed": tokens, "loss": f"{step.loss:.6f}",
            "val_loss": None if step.val_loss is None else f"{step.val_loss:.6f}",
            "learning_rate": f"{step.lr:.6e}", "grad_norm": f"{step.grad_norm:.6f}",
            "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
            "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{step.elapsed_s:.3f}",
-           "mfu": None if mfu is None else f"{mfu:.4f}"}
+           "mfu": None if mfu_per_token_s is None else f"{tokens_per_second * mfu_per_token_s:.4f}"}
     record.append(row)
     if step.val_loss is not None and record.dist.is_main:
+        mfu = "" if mfu_per_token_s is None else f" MFU {tokens_per_second * mfu_per_token_s:.1%}"
         log.info("%s step %d/%d loss %.4f val_loss %.4f lr %.2e %.0f tok/s%s %s", cfg.label, step.step_done,
-                 total_steps, step.loss, step.val_loss, step.lr, tokens_per_second,
-                 "" if mfu is None else f" MFU {mfu:.1%}", progress_text(step.step_done, total_steps, step.elapsed_s))
+                 total_steps, step.loss, step.val_loss, step.lr, tokens_per_second, mfu,
+                 progress_text(step.step_done, total_steps, step.elapsed_s))
     return row

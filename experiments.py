@@ -24,7 +24,7 @@ from scaling_laws.results_layout import run_paths
 from scaling_laws.studies.loader import load_studies, load_study
 from scaling_laws.studies.tables import format_status_table, format_study_list, format_study_table
 from scaling_laws.submit.guard import SubmitError
-from scaling_laws.submit.manifest import manifest_task_entries, task_assignments
+from scaling_laws.submit.manifest import manifest_share, task_assignments
 from scaling_laws.submit.resources import Resources, add_submission_options, normalize_rerun, normalize_task_count
 from scaling_laws.validate import problems_deferred, validate_experiment
 
@@ -84,29 +84,26 @@ def lazy_train(cfg, paths, **kwargs) -> dict:
 
 
 def run_manifest_task(args: argparse.Namespace) -> int:
-    """One array task of a submit_job.sh submission: its share of the manifest, in order.
-
-    An entry that no longer validates (its dataset is gone since submission, say) is refused in
-    one line and leaves its run's .failed marker; the task still runs the rest of its share.
-    """
+    """One array task of a submit_job.sh submission: its share of the manifest, in order."""
     if args.study is not None or args.all or args.list or args.status or args.submit or args.rerun:
         raise UsageError("--manifest runs one array task: give only --index T (or $SLURM_ARRAY_TASK_ID); "
                          "to train runs again, submit with --rerun")
     task = task_index(args.index)
-    entries = manifest_task_entries(args.manifest, task)
-    print(f"array task {task} of {args.manifest}: {len(entries)} run(s): "
-          f"{' '.join(str(exp.get('label')) for exp in entries)}", flush=True)
+    experiments = manifest_share(args.manifest, task)
+    print(f"array task {task} of {args.manifest}: {len(experiments)} run(s): "
+          f"{' '.join(str(exp.get('label')) for exp in experiments)}", flush=True)
     from scaling_laws.running.runner import record_refusal, run_share
-    share, refused = [], 0
-    for experiment in entries:
+    share, refused = [], []
+    for experiment in experiments:
         try:
             share.append(validate_experiment(experiment))
-        except ConfigError as error:
+        except ConfigError as error:  # e.g. its dataset is gone since submission: the run's files say why
             record_refusal(experiment, error)
-            print(f"error: {experiment.get('folder_name')}/{experiment.get('label')}: {error}", file=sys.stderr)
-            refused += 1
+            refused.append(error)
     code = run_share(lazy_train, share)
-    return code if code or not refused else 2
+    if refused:
+        raise refused[0]
+    return code
 
 
 def run_default(args: argparse.Namespace) -> int:
@@ -133,8 +130,8 @@ def print_status(args: argparse.Namespace) -> int:
     with problems_deferred() as problems:
         configs = load_study(args.study, args.overrides, args.definitions)
     queue, note = queue_snapshot()
-    print(format_status_table(configs, tasks=task_assignments(configs), queue=queue, queue_note=note,
-                              problems=problems))
+    print(format_status_table(configs, queue=queue, queue_note=note, problems=problems,
+                              tasks=task_assignments(configs)))
     return 0
 
 

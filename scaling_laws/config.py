@@ -150,8 +150,7 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
 
 POSITIVE = ("hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length", "max_tokens_training",
             "target_effective_batch_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
-            "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio",
-            "warn_above_epochs")
+            "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs")
 
 
 def _check_numbers(values: dict[str, Any]) -> None:

@@ -1,9 +1,9 @@
 """Validating an experiment: the schema's checks, its architecture's, then its dataset's. The one way in
 from a dict.
 
-Checks of this machine rather than of the config (does the dataset exist and hold the
-vocabulary?) raise too, except inside ``problems_deferred()``, where they are collected per run
-instead: ``--status`` must show every run of a study even when one experiment's dataset has gone.
+Checks of this machine rather than of the config (does the dataset exist, is it readable as named?)
+raise too, except inside ``problems_deferred()``, where they are collected per run instead:
+``--status`` must show every run of a study even when one experiment's dataset has gone.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ _deferred: ContextVar[Optional[dict[RunKey, str]]] = ContextVar("deferred_proble
 def check_dataset(cfg: ExperimentConfig) -> None:
     """The dataset must be readable as named, and vocab_size must hold every token id of its tokenizer
     (larger is allowed: padding the vocabulary to a multiple of 64 is common)."""
-    check_dataset_exists(cfg)
     summary = summarize(cfg.dataset, cfg.val_fraction, cfg.data_seed)
     if cfg.vocab_size < summary.vocab_size:
         source = f"{summary.name}/{META_NAME}" if summary.kind == "prepared" else "byte-level data"
@@ -38,11 +37,7 @@ def validate_experiment(experiment: dict[str, Any]) -> ExperimentConfig:
     cfg = build_config(experiment)
     architecture(cfg.architecture).check(cfg)
     check_fits_device(cfg)
-    try:
-        check_dataset(cfg)
-    except ConfigError as error:
-        if not defer_problem(cfg.folder_name, cfg.label, error):
-            raise
+    _check_machine(cfg)
     return cfg
 
 
@@ -56,13 +51,24 @@ def problems_deferred() -> Iterator[dict[RunKey, str]]:
         _deferred.reset(token)
 
 
-def defer_problem(folder_name: Any, label: Any, error: Exception) -> bool:
-    """Record ``error`` for the run if problems are being deferred (then True: do not raise it)."""
+def defer_problem(key: RunKey, message: str) -> bool:
+    """Inside problems_deferred(), record the run's problem and answer True (go on); outside, False (raise)."""
     found = _deferred.get()
     if found is None:
         return False
-    found.setdefault((str(folder_name), str(label)), str(error))
+    found.setdefault(key, message)
     return True
+
+
+def _check_machine(cfg: ExperimentConfig) -> None:
+    try:
+        check_dataset_exists(cfg)
+        check_dataset(cfg)
+    except ConfigError as error:
+        found = _deferred.get()
+        if found is None:
+            raise
+        found[(cfg.folder_name, cfg.label)] = str(error)
 
 
 def check_fits_device(cfg: ExperimentConfig) -> None:

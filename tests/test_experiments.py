@@ -77,6 +77,24 @@ def test_index_from_slurm_then_all_skips_complete_and_rerun_forces(results_dir):
     assert again.returncode == 0 and done.done_marker.stat().st_mtime_ns != marker_time
 
 
+def test_no_arguments_runs_the_default_experiment_and_says_which_where_and_how_to_pick_another(results_dir):
+    first = cli()
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("No study given: running the default experiment QUICKSTART/d16 here")
+    assert "python experiments.py --list" in first.stdout and "python experiments.py STUDY --index I" in first.stdout
+    paths = run_paths_for("QUICKSTART", "d16")
+    assert f"metrics {paths.csv}, config {paths.config_json}, log {paths.log}" in first.stdout
+    tokens = [int(row["tokens_processed"]) for row in read_metrics_rows(paths.csv)]
+    assert paths.done_marker.exists() and tokens[-1] >= 228480 > tokens[-2]  # stopped at the first step reaching it
+    again = cli()
+    assert again.returncode == 0 and "skip QUICKSTART/d16: already complete" in again.stdout
+
+    under_array = cli(env_extra={"SLURM_ARRAY_TASK_ID": "3"})  # an old array script calling experiments.py bare
+    assert under_array.returncode == 2 and "under a Slurm array, name a study" in under_array.stderr
+    tasks_here = cli("SMOKE", "--all", "-3")
+    assert tasks_here.returncode == 2 and "-3 (--tasks) shares a submission among array tasks" in tasks_here.stderr
+
+
 BAD_STUDIES = '''
 from experiment_definitions import study
 from experiment_utils import gen_experim
@@ -136,7 +154,7 @@ def test_bad_inputs_get_one_clear_line_and_exit_2(tmp_path, bad_definitions, cap
     one_clear_line(run("SMOKE", "--list", "seq_length=0"), "seq_length=0 must be > 0")
     one_clear_line(run("SMOKE", "--list", "target_effective_batch_size=0"), "target_effective_batch_size=0 must be > 0")
     one_clear_line(run("SMOKE", "--list", "learning_rate=inf"), "learning_rate=inf is not a finite number")
-    one_clear_line(run("NESTED", "--list", "--definitions", bad_definitions), "item 0 of its list is a list, not an experiment dict")
+    one_clear_line(run("NESTED", "--list", "--definitions", bad_definitions), "item 0 of the study's list is a list")
     one_clear_line(run("STRING_SEQ", "--list", "--definitions", bad_definitions), "seq_length='64' has type str")
     one_clear_line(run("HUGE", "--list", "--definitions", bad_definitions), "hidden_dim=1048576", "gpu_memory_gb=80")
     missing = tmp_path / "missing.json"
@@ -174,21 +192,3 @@ def test_a_manifest_entry_that_no_longer_validates_leaves_a_failed_marker(tmp_pa
 
     failed = json.loads(run_paths_for("V", "vanished").failed_marker.read_text())
     assert "does not exist" in failed["error"] and failed["traceback"] == ""
-
-
-def test_no_arguments_runs_the_default_experiment_and_says_which_where_and_how_to_pick_another(results_dir):
-    first = cli()
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("No study given: running the default experiment QUICKSTART/d16 here")
-    assert "python experiments.py --list" in first.stdout and "python experiments.py STUDY --index I" in first.stdout
-    paths = run_paths_for("QUICKSTART", "d16")
-    assert f"metrics {paths.csv}, config {paths.config_json}, log {paths.log}" in first.stdout
-    tokens = [int(row["tokens_processed"]) for row in read_metrics_rows(paths.csv)]
-    assert paths.done_marker.exists() and tokens[-1] >= 228480 > tokens[-2]  # stopped at the first step reaching it
-    again = cli()
-    assert again.returncode == 0 and "skip QUICKSTART/d16: already complete" in again.stdout
-
-    under_array = cli(env_extra={"SLURM_ARRAY_TASK_ID": "3"})  # an old array script calling experiments.py bare
-    assert under_array.returncode == 2 and "under a Slurm array, name a study" in under_array.stderr
-    tasks_here = cli("SMOKE", "--all", "-3")
-    assert tasks_here.returncode == 2 and "-3 (--tasks) shares a submission among array tasks" in tasks_here.stderr

@@ -153,7 +153,7 @@ def test_manifest_is_written_atomically_and_read_back(results_dir):
     assert path.parent == results_dir / "SMOKE" / ".manifests" and path.name.startswith("SMOKE-")
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
     assert read_manifest(path)["study_indices"] == [2, 3] and read_manifest(path)["tasks"] == [[0], [1]]
-    assert manifest_share(path, 1) == [experiments[3]]
+    assert manifest_share(path, 1) == [experiments[3].to_dict()]
     with pytest.raises(ConfigError, match="out of range"):
         manifest_share(path, 2)
     with pytest.raises(ConfigError, match="both SMOKE/d8"):
@@ -164,7 +164,7 @@ def test_shared_manifest_records_each_tasks_experiments_and_status_shows_them(re
     experiments = load_study("SMOKE")
     path = write_manifest(build_manifest("SMOKE", experiments, list(range(6)), tasks=4))
     assert read_manifest(path)["tasks"] == [[0, 4], [1, 5], [2], [3]]
-    assert [cfg.label for cfg in manifest_share(path, 0)] == ["d8", "d24"]
+    assert [exp["label"] for exp in manifest_share(path, 0)] == ["d8", "d24"]
     with pytest.raises(ConfigError, match="task 4 is out of range: .* has 4 tasks, valid 0..3"):
         manifest_share(path, 4)
     assert task_assignments(experiments)[("SMOKE", "d24")] == (0, 4)
@@ -178,7 +178,7 @@ def test_version_1_manifests_still_run_one_entry_per_task(results_dir):
     manifest = build_manifest("SMOKE", experiments[:2], [0, 1])
     old = {k: v for k, v in manifest.items() if k != "tasks"} | {"version": 1}  # queued before -N shared tasks
     path = write_manifest(old)
-    assert [manifest_share(path, task) for task in (0, 1)] == [[experiments[0]], [experiments[1]]]
+    assert [manifest_share(path, task) for task in (0, 1)] == [[experiments[0].to_dict()], [experiments[1].to_dict()]]
 
 
 def test_manifest_task_runs_its_share_through_experiments_cli(tiny_fields):

@@ -3,7 +3,7 @@
 Every array we submit (sbatch or submitit) carries a job comment naming its frozen manifest and
 index offset, ``scaling_laws:manifest=<path>:offset=<k>``. One ``squeue`` call lists every pending
 or running array task with its comment, state, reason and restart count; the manifest then says
-which runs each task holds (its "tasks" share: one run, or several with -N). squeue lists every task still pending or running (sacct is not
+which run each task holds. squeue lists every task still pending or running (sacct is not
 needed for that, and lags behind the controller).
 """
 from __future__ import annotations
@@ -31,12 +31,13 @@ def task_comment(manifest: Path, offset: int) -> str:
     return f"scaling_laws:manifest={Path(manifest).resolve()}:offset={offset}"
 
 
-def task_entries(manifest: dict, task_id: int, offset: int) -> list[int]:
-    """Manifest entries array task ``task_id`` runs: the manifest's share for task task_id + offset (one entry
-    each by default, several with -N; a version-1 manifest has one entry per task)."""
-    task = task_id + offset
-    tasks = manifest.get("tasks") or [[entry] for entry in range(len(manifest["experiments"]))]
-    return list(tasks[task]) if task < len(tasks) else []
+def task_entries(task_id: int, offset: int, tasks: Optional[list[list[int]]] = None) -> list[int]:
+    """Manifest entries array task ``task_id`` runs: the share of manifest task task_id + offset (``tasks``,
+    the manifest's list), or entry task_id + offset for a manifest of one entry per task."""
+    index = task_id + offset
+    if tasks is None:
+        return [index]
+    return tasks[index] if index < len(tasks) else []
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def squeue_lines() -> list[str]:
 def queued_runs(lines: Optional[list[str]] = None) -> dict[RunKey, QueuedTask]:
     """The runs our pending or running tasks hold, keyed by (study folder, label); asks squeue unless given its lines."""
     found: dict[RunKey, QueuedTask] = {}
-    manifests: dict[str, Optional[dict]] = {}
+    manifests: dict[str, tuple] = {}
     for line in squeue_lines() if lines is None else lines:
         parts = line.rstrip("|").split("|", len(SQUEUE_FIELDS) - 1)
         if len(parts) != len(SQUEUE_FIELDS) or not parts[1].isdigit():
@@ -90,23 +91,22 @@ def queued_runs(lines: Optional[list[str]] = None) -> dict[RunKey, QueuedTask]:
         match = COMMENT.match(comment.strip())
         if not match:
             continue  # not one of ours
-        manifest = manifests.setdefault(match["manifest"], _manifest(match["manifest"]))
-        if manifest is None:
-            continue
+        experiments, tasks = manifests.setdefault(match["manifest"], _manifest_contents(match["manifest"]))
         task = QueuedTask(f"{job_id}_{task_id}", state, reason, int(restarts) if restarts.isdigit() else 0)
-        for entry in task_entries(manifest, int(task_id), int(match["offset"])):
-            exp = manifest["experiments"][entry]
-            found[run_key(Path(match["manifest"]).parents[2] / exp["folder_name"], exp["label"])] = task
+        for entry in task_entries(int(task_id), int(match["offset"]), tasks):
+            if experiments is not None and entry < len(experiments):
+                exp = experiments[entry]
+                found[run_key(Path(match["manifest"]).parents[2] / exp["folder_name"], exp["label"])] = task
     return found
 
 
-def _manifest(path: str) -> Optional[dict]:
-    """A manifest (results/<folder>/.manifests/<file>), None if it is gone or unreadable."""
+def _manifest_contents(path: str) -> tuple[Optional[list], Optional[list]]:
+    """A manifest's experiments and task shares (results/<folder>/.manifests/<file>); None if gone or unreadable."""
     try:
         manifest = read_json(Path(path))
-        return manifest if isinstance(manifest.get("experiments"), list) else None
-    except (OSError, ValueError, AttributeError):
-        return None
+        return manifest["experiments"], manifest.get("tasks")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
 
 
 def queue_snapshot() -> tuple[dict[RunKey, QueuedTask], Optional[str]]:

@@ -232,7 +232,7 @@ def run_share(train: TrainFn, configs: list[ExperimentConfig]) -> int:
     warning stops it: during a run as in run_one; between runs, this task requeues itself.
     """
     setup_logging()
-    outcomes = []
+    failures = 0
     with StopSignals(STOP_SIGNALS) as between_runs:  # attempt() installs its own around each run
         for cfg in configs:
             if between_runs():
@@ -240,8 +240,8 @@ def run_share(train: TrainFn, configs: list[ExperimentConfig]) -> int:
             result = attempt(train, cfg, after_interrupt=requeue_on_time_limit)
             if result.outcome in (Outcome.INTERRUPTED, Outcome.REQUEUED):
                 return result.exit_code
-            outcomes.append(result.outcome)
-    return outcomes_exit_code(outcomes)
+            failures += result.outcome in (Outcome.FAILED, Outcome.REFUSED)
+    return 1 if failures else 0
 
 
 def stopped_between_runs(signum: int) -> int:
@@ -266,12 +266,6 @@ def run_all(train: TrainFn, configs: list[ExperimentConfig], rerun: bool = False
         if result.outcome == Outcome.INTERRUPTED:
             return result.exit_code
         outcomes.append(result.outcome)
-    return outcomes_exit_code(outcomes)
-
-
-def outcomes_exit_code(outcomes: list[Outcome]) -> int:
-    """After several runs: 1 if any failed (a bug), else 2 if any was refused, else 3 if one was busy, else 0."""
-    for outcome in (Outcome.FAILED, Outcome.REFUSED, Outcome.BUSY):
-        if outcome in outcomes:
-            return AttemptResult(outcome).exit_code
-    return 0
+    if Outcome.FAILED in outcomes:
+        return 1
+    return REFUSED_EXIT_CODE if Outcome.REFUSED in outcomes else 0

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from scaling_laws.migration import gpu_type_hint
 from scaling_laws.config import ConfigError, check_given_fields, defaults
+from scaling_laws.migration import gpu_type_hint
 from scaling_laws.models import param_counts
 from scaling_laws.studies.derived import rederive, resolve
 from scaling_laws.validate import validate_experiment

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from scaling_laws.config import ConfigError
+from scaling_laws.data import DataError
 from scaling_laws.data.spec import BYTE_VOCAB_SIZE, summarize
 from scaling_laws.models import architecture, param_counts
 from scaling_laws.models.memory import choose_micro_batch
@@ -40,13 +40,16 @@ def _shape(name: str) -> Callable[[Fields], Fields]:
 
 
 def _vocabulary(fields: Fields) -> Fields:
-    """The dataset's vocabulary: meta.json's for a prepared dataset, 256 for byte-level text."""
+    """The dataset's vocabulary: meta.json's for a prepared dataset, 256 for byte-level text.
+
+    A dataset that is gone is an error, except under ``--status`` (validate.problems_deferred): there the
+    run is still listed, with the problem, and the byte vocabulary stands in."""
     try:
         return {"vocab_size": summarize(fields["dataset"], fields["val_fraction"], fields["data_seed"]).vocab_size}
-    except ConfigError as error:  # no dataset to read: --status (problems_deferred) still lists the run
-        if not defer_problem(fields.get("folder_name"), fields.get("label"), error):
-            raise
-        return {"vocab_size": BYTE_VOCAB_SIZE}  # a stand-in; the run's problem is listed, its identity not compared
+    except DataError as error:
+        if defer_problem((fields["folder_name"], fields["label"]), str(error)):
+            return {"vocab_size": BYTE_VOCAB_SIZE}
+        raise
 
 
 def _token_budget(fields: Fields) -> Fields:

@@ -27,10 +27,11 @@ from typing import Optional
 
 from scaling_laws.migration import study_hint
 from scaling_laws.config import ConfigError, ExperimentConfig, parse_override
+from scaling_laws.data import DataError
 from scaling_laws.data.spec import run_epochs
 from scaling_laws.studies import registry
 from scaling_laws.studies.build import with_overrides
-from scaling_laws.validate import defer_problem, validate_experiment
+from scaling_laws.validate import validate_experiment
 
 BUILTIN_DEFINITIONS = "experiment_definitions"  # the root module holding the named studies
 StudyBuilders = dict[str, registry.StudyBuilder]
@@ -133,7 +134,7 @@ def build_study(build: registry.StudyBuilder, changes: dict, name: str = "") -> 
                           f"got {type(experiments).__name__}")
     for index, experiment in enumerate(experiments):
         if not isinstance(experiment, dict):
-            raise ConfigError(f"{where}: item {index} of its list is a {type(experiment).__name__}, not an "
+            raise ConfigError(f"{where}: item {index} of the study's list is a {type(experiment).__name__}, not an "
                               "experiment dict; gen_experim returns a one-element list, so join with + "
                               "(gen_experim(8) + gen_experim(16)), not [gen_experim(8), gen_experim(16)]")
     try:
@@ -150,19 +151,17 @@ def format_epochs(value: float) -> str:
     return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
 
 
-def _epochs(cfg: ExperimentConfig) -> float:
-    """The run's epochs; 0 for a run whose dataset cannot be read while --status defers such problems."""
+def _epochs_or_zero(cfg: ExperimentConfig) -> float:
+    """Its epochs, or 0 when its dataset cannot be read (that problem is reported where it matters)."""
     try:
         return run_epochs(cfg)
-    except ConfigError as error:
-        if defer_problem(cfg.folder_name, cfg.label, error):
-            return 0.0
-        raise
+    except DataError:
+        return 0.0
 
 
 def epoch_warning(name: str, configs: list[ExperimentConfig]) -> Optional[str]:
     """A warning when runs of the study pass over their training split more than warn_above_epochs times."""
-    over = [(cfg, epochs) for cfg in configs if (epochs := _epochs(cfg)) > cfg.warn_above_epochs]
+    over = [(cfg, epochs) for cfg in configs if (epochs := _epochs_or_zero(cfg)) > cfg.warn_above_epochs]
     if not over:
         return None
     listed = ", ".join(f"{cfg.label} {format_epochs(epochs)}" for cfg, epochs in over[:6])

@@ -73,20 +73,18 @@ def _number(value, spec: str) -> str:
 
 
 def format_status_table(configs: list[ExperimentConfig], now: Optional[float] = None,
-                        tasks: Optional[dict[tuple[str, str], tuple[int, int]]] = None,
                         queue: Optional[dict[RunKey, QueuedTask]] = None, queue_note: Optional[str] = None,
-                        problems: Optional[dict[tuple[str, str], str]] = None) -> str:
-    """One line per run: status, last step, share of the token budget, losses, ETA, heartbeat, last write
-    and the array task that holds it (``tasks``: (folder, label) -> (task, number of tasks)); then the
-    counts, the study's ETA, and every run's problem (error, changed config, unreadable file, a dataset
-    that is gone: ``problems``, whose runs are not compared with their files' config)."""
-    tasks, problems = tasks or {}, problems or {}
+                        problems: Optional[dict[tuple[str, str], str]] = None,
+                        tasks: Optional[dict[tuple[str, str], tuple[int, int]]] = None) -> str:
+    """One line per run: status, last step, share of the token budget, losses, ETA, heartbeat, last write and
+    the array task that holds it (``tasks``: (folder, label) -> (task, number of tasks)); then the counts,
+    the study's ETA, and every run's problem (error, changed config, unreadable file)."""
+    tasks = tasks or {}
     header = (f"{'index':>5}  {'label':<24} {'status':<12} {'step':>7} {'tokens':>7} {'loss':>8} "
               f"{'val_loss':>8} {'ETA':>6} {'heartbeat':>9} {'last write':>10} {'task':>7}")
     lines, counts, notes, states = [header], {}, [], []
     for index, cfg in enumerate(configs):
-        problem = problems.get((cfg.folder_name, cfg.label))
-        state = run_state(run_paths(cfg), now, cfg=None if problem else cfg, queue=queue)
+        state = run_state(run_paths(cfg), now, cfg=cfg, queue=queue)
         states.append(state)
         counts[state.status] = counts.get(state.status, 0) + 1
         share = None if state.tokens_processed is None else state.tokens_processed / cfg.max_tokens_training
@@ -95,7 +93,7 @@ def format_status_table(configs: list[ExperimentConfig], now: Optional[float] = 
                      f"{_number(state.val_loss, '.4f'):>8} {format_duration(state.eta_s):>6} "
                      f"{format_duration(state.heartbeat_age_s):>9} {format_duration(state.age_s):>10} "
                      f"{_task(tasks.get((cfg.folder_name, cfg.label))):>7}")
-        notes += _run_notes(cfg, state, problem)
+        notes += _run_notes(cfg, state, (problems or {}).get((cfg.folder_name, cfg.label)))
     lines.append(", ".join(f"{counts[s]} {s}" for s in RunStatus if s in counts))
     lines.append(study_eta_line(configs, states))
     if queue_note:

@@ -74,18 +74,13 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def manifest_task_entries(path: Path, task: int) -> list[dict]:
+def manifest_share(path: Path, task: int) -> list[dict]:
     """The experiments (as the dicts the manifest holds) that array task ``task`` runs, in order."""
     manifest = read_manifest(path)
     tasks = manifest["tasks"]
     if not 0 <= task < len(tasks):
         raise ConfigError(f"task {task} is out of range: {path} has {len(tasks)} tasks, valid 0..{len(tasks) - 1}")
     return [manifest["experiments"][entry] for entry in tasks[task]]
-
-
-def manifest_share(path: Path, task: int) -> list[ExperimentConfig]:
-    """The experiments array task ``task`` of the manifest at ``path`` runs, in order, validated."""
-    return [validate_experiment(experiment) for experiment in manifest_task_entries(path, task)]
 
 
 def task_assignments(configs: list[ExperimentConfig],

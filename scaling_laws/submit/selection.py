@@ -43,6 +43,14 @@ def describe_counts(counts: dict[RunStatus, int]) -> str:
     return ", ".join(f"{counts[status]} {status}" for status in RunStatus if status in counts)
 
 
+def task_shares(count: int, tasks: Optional[int] = None) -> list[list[int]]:
+    """Which of ``count`` experiments each array task runs: task t takes t, t+N, t+2N, ... for
+    ``tasks`` = N (the original tool's -N), one experiment per task when ``tasks`` is None.
+    Never more tasks than experiments: an empty task would only wait in the queue."""
+    tasks = count if tasks is None else min(tasks, count)
+    return [list(range(task, count, tasks)) for task in range(tasks)]
+
+
 def held_back(counts: dict[RunStatus, int], rerun: Optional[str]) -> list[str]:
     """Lines saying which considered runs are not submitted because of the queue or changed files."""
     lines = []
@@ -55,11 +63,3 @@ def held_back(counts: dict[RunStatus, int], rerun: Optional[str]) -> list[str]:
         lines.append(f"not submitting {describe_counts(stale)} run(s): their files belong to another config or "
                      "cannot be read (--status says which); give them new labels, or --rerun all")
     return lines
-
-
-def task_shares(count: int, tasks: Optional[int] = None) -> list[list[int]]:
-    """Which of ``count`` experiments each array task runs: task t takes t, t+N, t+2N, ... for
-    ``tasks`` = N (the original tool's -N), one experiment per task when ``tasks`` is None.
-    Never more tasks than experiments: an empty task would only wait in the queue."""
-    tasks = count if tasks is None else min(tasks, count)
-    return [list(range(task, count, tasks)) for task in range(tasks)]

@@ -109,16 +109,16 @@ def submit_study(study: str, configs: list[ExperimentConfig], resources: Resourc
             return 0
         chosen = [configs[i] for i in indices]
         moved = discard_old_results([cfg.to_dict() for cfg in chosen]) if rerun == "all" else []
-        manifest = build_manifest(study, chosen, indices, tasks=tasks)  # array task t runs manifest task t
-        shares = [[chosen[i] for i in share] for share in manifest["tasks"]]
-        manifest_file = write_manifest(manifest)
+        manifest = build_manifest(study, chosen, indices, tasks=tasks)  # array task i runs manifest task i
+        path = write_manifest(manifest)
+        shares = [[chosen[entry] for entry in entries] for entries in manifest["tasks"]]
         folder = results_root() / chosen[0].folder_name / ".submitit"
         resources = resources.for_runs(cfg.architecture for cfg in chosen)
-        executor = make_executor(study, folder, resources, len(shares), task_comment(manifest_file, 0))
+        executor = make_executor(study, folder, resources, len(shares), task_comment(path, 0))
         try:
             jobs = executor.map_array(ShareTask(train), [[cfg.to_dict() for cfg in share] for share in shares])
         except Exception as error:  # noqa: BLE001 - submitit wraps sbatch's refusal in its own errors
-            manifest_file.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             put_back(moved)
             raise SubmitError(f"submitit could not submit {study}: {error}") from None
     names = [",".join(cfg.label for cfg in share) for share in shares]
