@@ -122,7 +122,7 @@ def test_share_runs_in_order_past_a_failure_and_stops_at_a_signal(tiny_fields, t
     short.write_text("too short for seq_length 32")  # valid at definition time, fails when training starts
     share = [validate_experiment(experiment(tiny_fields, folder, **changes)) for folder, changes in
              (("share_a", {}), ("share_b", {"dataset": str(short)}), ("share_c", {}))]
-    assert run_share(train, share) == 1  # b failed; a and c still ran
+    assert run_share(train, share) == 2  # b refused (too little data: exit 2); a and c still ran
     assert [run_state(run_paths_for(f"share_{x}", "tiny")).status for x in "abc"] == \
         [RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.COMPLETE]
 

@@ -228,11 +228,13 @@ def run_share(train: TrainFn, configs: list[ExperimentConfig]) -> int:
     """An array task's share of a study (submit -N), in order; the process exit code.
 
     Each run skips when complete and resumes from its checkpoint, so a requeued task picks up
-    where it stopped. A failed run does not stop the share (exit 1 at the end). A time-limit
-    warning stops it: during a run as in run_one; between runs, this task requeues itself.
+    where it stopped. A failed or refused run does not stop the share: at the end the task exits 1
+    if a run failed (a bug), else 2 if one was refused (bad data, changed config), else 0 (a run
+    another attempt holds counts as done here). A time-limit warning stops it: during a run as in
+    run_one; between runs, this task requeues itself.
     """
     setup_logging()
-    failures = 0
+    outcomes = []
     with StopSignals(STOP_SIGNALS) as between_runs:  # attempt() installs its own around each run
         for cfg in configs:
             if between_runs():
@@ -240,8 +242,8 @@ def run_share(train: TrainFn, configs: list[ExperimentConfig]) -> int:
             result = attempt(train, cfg, after_interrupt=requeue_on_time_limit)
             if result.outcome in (Outcome.INTERRUPTED, Outcome.REQUEUED):
                 return result.exit_code
-            failures += result.outcome in (Outcome.FAILED, Outcome.REFUSED)
-    return 1 if failures else 0
+            outcomes.append(result.outcome)
+    return outcomes_exit_code(outcomes)
 
 
 def stopped_between_runs(signum: int) -> int:
@@ -266,6 +268,11 @@ def run_all(train: TrainFn, configs: list[ExperimentConfig], rerun: bool = False
         if result.outcome == Outcome.INTERRUPTED:
             return result.exit_code
         outcomes.append(result.outcome)
+    return outcomes_exit_code(outcomes)
+
+
+def outcomes_exit_code(outcomes: list[Outcome]) -> int:
+    """After several runs: 1 if any failed (a bug), else 2 if any was refused, else 0."""
     if Outcome.FAILED in outcomes:
         return 1
     return REFUSED_EXIT_CODE if Outcome.REFUSED in outcomes else 0
