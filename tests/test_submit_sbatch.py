@@ -65,8 +65,8 @@ def preempt():  # two identical runs: "signalled" gets USR1 mid-run, "straight" 
 
 
 @study("KILLED")
-def killed():  # three identical runs: two SIGKILLed mid-run, then the CSV loses rows or the checkpoint is cut
-    return sum((gen_experim(16, label=label, folder_name="KILLED", max_tokens_training=8 * 32 * 250,
+def killed():  # three identical runs: two SIGKILLed mid-run (long enough, seconds, to checkpoint first), then the CSV loses rows or the checkpoint is cut
+    return sum((gen_experim(16, label=label, folder_name="KILLED", max_tokens_training=8 * 32 * 2500,
                             eval_interval=100, **TINY) for label in ("reference", "cut_csv", "bad_checkpoint")), [])
 
 
