@@ -50,8 +50,8 @@ class Trainer:
         data_module.warn_if_repeating(self.data, cfg)
         self.raw_model = build_model(cfg).to(self.device)
         self.model = dist.wrap(self.raw_model, self.device)
-        self.compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
-        self.train_loss = torch.compile(self._loss) if self.compiled else self._loss
+        compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
+        self.train_loss = torch.compile(self._loss) if compiled else self._loss
         self.optimizer = build_optimizer(self.raw_model, cfg, self.device)
         self.total_steps = total_optimizer_steps(cfg, dist.world_size)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
