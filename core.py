@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from scaling_laws.config import ExperimentConfig
 from scaling_laws.counting import chinchilla_flops, peak_bf16_flops, tokens_processed
 from scaling_laws.models import architecture, build_model, param_counts
+from scaling_laws.models.parametrization import param_groups
 from scaling_laws.results_layout import RunPaths
 from scaling_laws.running.metadata import run_metadata
 from scaling_laws.running.progress import progress_text
@@ -52,7 +53,7 @@ class Trainer:
         self.model = dist.wrap(self.raw_model, self.device)
         compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
         self.train_loss = torch.compile(self._loss) if compiled else self._loss
-        self.optimizer = build_optimizer(self.raw_model, cfg, self.device)
+        self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
         self.total_steps = total_optimizer_steps(cfg, dist.world_size)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
                                                           cfg.seq_length)
@@ -80,9 +81,10 @@ class Trainer:
         return prefetched(self.step_batches, range(start_step, self.total_steps), pin=self.device.type == "cuda")
 
     def train_step(self, batches, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step over the step's micro-batches; (mean loss, grad norm) as device tensors."""
+        """One optimizer step over the step's micro-batches at schedule value ``lr`` (each group scaled by
+        its lr_multiplier); (mean loss, grad norm) as device tensors."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_multiplier"]
         total_loss = torch.zeros((), device=self.device)
         for micro_step, (inputs, targets) in enumerate(batches):
             is_last = micro_step == len(batches) - 1

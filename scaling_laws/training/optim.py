@@ -3,19 +3,17 @@ resumed run needs no scheduler state."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
-import torch.nn as nn
 
 from scaling_laws.config import ExperimentConfig
 
 
-def build_optimizer(model: nn.Module, cfg: ExperimentConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only; fused kernels on CUDA."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+def build_optimizer(param_groups: list[dict[str, Any]], cfg: ExperimentConfig,
+                    device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the parametrization's groups (models/parametrization.py); fused kernels on CUDA."""
+    return torch.optim.AdamW(param_groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
                              fused=device.type == "cuda")
 
 
