@@ -153,11 +153,22 @@ def queue_state(task: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", task, "-o", "%T %r"], capture_output=True, text=True).stdout.strip()
 
 
+def scancel(*args: str) -> None:
+    """``scancel *args``, retried while slurmctld answers "Job can not be altered now, try again later"
+    (it does for a moment while a job starts or changes state)."""
+    def sent() -> bool:
+        proc = subprocess.run(["scancel", *args], capture_output=True, text=True)
+        if proc.returncode != 0 and "try again later" not in proc.stderr:
+            raise AssertionError(f"scancel {' '.join(args)} failed: {proc.stderr}")
+        return proc.returncode == 0
+    wait_until(sent, 60, f"scancel {' '.join(args)} kept being refused", poll_s=1.0)
+
+
 def usr1_mid_run(task: str, csv: Path) -> None:
     """The time-limit warning to array task ``task`` once its run wrote 20 rows; then, as Slurm
     holds a requeued job for about two minutes (BeginTime), release it at once."""
     wait_until(lambda: len(read_metrics_rows(csv)) >= 20, WAIT_S, f"{task} never wrote 20 rows to {csv.name}")
-    subprocess.run(["scancel", "--signal=USR1", "--batch", task], check=True)
+    scancel("--signal=USR1", "--batch", task)
     wait_until(lambda: queue_state(task) == "PENDING BeginTime", 60, f"{task} was not requeued")
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True)
 
@@ -166,7 +177,7 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitte
     job, = submitted.job_ids["PREEMPT"]
     signalled = submitted.paths("PREEMPT", "signalled")
     wait_until(lambda: len(read_metrics_rows(signalled.csv)) >= 20, WAIT_S, "PREEMPT task 0 never wrote 20 rows")
-    subprocess.run(["scancel", "--signal=USR1", "--batch", f"{job}_0"], check=True)
+    scancel("--signal=USR1", "--batch", f"{job}_0")
     # Slurm holds a requeued job for about two minutes (BeginTime); release it now.
     wait_until(lambda: queue_state(f"{job}_0") == "PENDING BeginTime", 60, "task 0 was not requeued")
     status = submitted.status("PREEMPT")  # held by Slurm for about two minutes: requeued, not resubmitted
@@ -245,7 +256,7 @@ def test_failed_runs_show_in_status_and_rerun_failed_submits_only_them(submitted
     submitted.gone_txt.write_text("back again " * 100)
     output = submitted.submit("RERUN", "FAILING", "--rerun", "failed")
     rerun_job, = submitted.job_ids["RERUN"]
-    subprocess.run(["scancel", rerun_job], check=True)  # the manifest is the point; don't run it again
+    scancel(rerun_job)  # the manifest is the point; don't run it again
     assert re.search(r"^sbatch --parsable --array=0-1 ", output, re.MULTILINE)
     manifest = read_manifest(Path(re.search(r"^manifest (.*)$", output, re.MULTILINE).group(1)))
     assert [exp["label"] for exp in manifest["experiments"]] == ["short_data", "gone_data"]
@@ -273,7 +284,7 @@ def kill_when_rows(job: str, task: int, paths, rows: int) -> None:
     and it has checkpointed."""
     wait_until(lambda: len(read_metrics_rows(paths.csv)) >= rows and paths.checkpoint.exists(), WAIT_S,
                f"{paths.label} never wrote {rows} rows and a checkpoint")
-    subprocess.run(["scancel", "--full", "--signal=KILL", f"{job}_{task}"], check=True)
+    scancel("--full", "--signal=KILL", f"{job}_{task}")
 
 
 def test_killed_runs_with_a_cut_csv_or_a_bad_checkpoint_rerun_to_the_uninterrupted_csv(submitted, local_slurm):
