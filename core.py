@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from scaling_laws.config import ExperimentConfig
 from scaling_laws.counting import chinchilla_flops, peak_bf16_flops, tokens_processed
 from scaling_laws.models import architecture, build_model, param_counts
-from scaling_laws.models.parametrization import param_groups
+from scaling_laws.models.parametrization import describe_mup, param_groups
 from scaling_laws.results_layout import RunPaths
 from scaling_laws.running.metadata import run_metadata
 from scaling_laws.running.progress import progress_text
@@ -143,6 +143,8 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     """
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
+    if cfg.use_mup and dist.is_main:
+        log.info(describe_mup(cfg))
     counts = param_counts(cfg)
     record = RunRecord(cfg, paths, dist, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
     start_step, elapsed_s = record.start(trainer.raw_model, trainer.optimizer, trainer.device, trainer.total_steps)

@@ -30,3 +30,6 @@ class Architecture:
     options: Mapping[str, tuple] = field(default_factory=dict)
     # Training FLOPs per token (forward + backward, attention included), for MFU; None if not counted.
     flops_per_token: Optional[Callable[[ConfigLike], float]] = None
+    # Whether use_mup may be set: the family keeps muP's contract (parametrization.py: same parameter names at
+    # every width, embeddings as nn.Embedding, readout `head`, residual blocks under `blocks`).
+    supports_mup: bool = False

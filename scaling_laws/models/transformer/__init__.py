@@ -22,7 +22,7 @@ ARCHITECTURE = Architecture(name="transformer", build=build, param_counts=param_
                             activation_bytes_per_sequence=activation_bytes_per_sequence,
                             default_shape=default_shape, check=check,
                             options={"activation": ("gelu", "relu", "swiglu"), "tie_embeddings": (True, False)},
-                            flops_per_token=flops_per_token)
+                            flops_per_token=flops_per_token, supports_mup=True)
 
 __all__ = ["ARCHITECTURE", "activation_bytes_per_sequence", "build", "check", "default_ffn_dim",
            "default_num_heads", "default_num_layers", "default_shape", "flops_per_token", "param_counts"]

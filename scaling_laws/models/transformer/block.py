@@ -4,15 +4,17 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from scaling_laws.models import mup
 from scaling_laws.models.architecture import ConfigLike
 from scaling_laws.models.transformer.attention import CausalSelfAttention
 from scaling_laws.models.transformer.mlp import MLP
 from scaling_laws.models.transformer.norms import make_norm
 
 
-def residual_branch(branch_out: torch.Tensor) -> torch.Tensor:
-    """What a branch adds to the residual stream (identity; depth-muP/CompleteP scale it here)."""
-    return branch_out
+def residual_branch(branch_out: torch.Tensor, multiplier: float) -> torch.Tensor:
+    """What a branch adds to the residual stream: its output x (base_depth / depth)^alpha, 1 unless
+    CompleteP / depth-muP (models/mup.py), where a plain float keeps torch.compile's graph static."""
+    return branch_out if multiplier == 1.0 else branch_out * multiplier
 
 
 class Block(nn.Module):
@@ -22,7 +24,8 @@ class Block(nn.Module):
         super().__init__()
         self.ln_attn, self.attn = make_norm(cfg), CausalSelfAttention(cfg)
         self.ln_mlp, self.mlp = make_norm(cfg), MLP(cfg)
+        self.residual_multiplier = mup.residual_multiplier(cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + residual_branch(self.attn(self.ln_attn(x)))
-        return x + residual_branch(self.mlp(self.ln_mlp(x)))
+        x = x + residual_branch(self.attn(self.ln_attn(x)), self.residual_multiplier)
+        return x + residual_branch(self.mlp(self.ln_mlp(x)), self.residual_multiplier)

@@ -5,6 +5,7 @@ import math
 
 import torch.nn as nn
 
+from scaling_laws.models import mup
 from scaling_laws.models.architecture import ConfigLike
 
 RESIDUAL_OUTPUTS = ("proj.weight", "down.weight")  # the matrices that write into the residual stream
@@ -12,8 +13,9 @@ RESIDUAL_OUTPUTS = ("proj.weight", "down.weight")  # the matrices that write int
 
 def init_std(name: str, cfg: ConfigLike) -> float:
     """GPT-2 init: N(0, 0.02), residual output projections scaled by 1/sqrt(2L) so the residual
-    stream's variance does not grow with depth."""
-    return 0.02 / math.sqrt(2 * cfg.num_layers) if name.endswith(RESIDUAL_OUTPUTS) else 0.02
+    stream's variance does not grow with depth (L the base depth under CompleteP, whose branch multiplier
+    handles depth). muP's width factor on hidden matrices is applied after the build (parametrization.py)."""
+    return 0.02 / math.sqrt(2 * mup.init_depth(cfg)) if name.endswith(RESIDUAL_OUTPUTS) else 0.02
 
 
 def init_weights(model: nn.Module, cfg: ConfigLike) -> None:
