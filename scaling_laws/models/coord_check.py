@@ -163,6 +163,7 @@ def plot(rows: list[dict], mode: str, path: Path) -> None:
                 sizes = sorted(by_size)
                 ax.plot(sizes, [np.mean(by_size[s]) for s in sizes], marker=".", label=module)
             ax.set(xscale="log", yscale="log", title=f"{arm} step {step}")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             if i == len(arms) - 1:
                 ax.set_xlabel(mode)
     axes[0][-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1, 1))
