@@ -32,6 +32,7 @@ def test_resolved_experiment_validates_and_round_trips():
     (dict(use_mup=True, mup_base_width=0), "mup_base_width=0 must be > 0"),
     (dict(use_mup=True, mup_base_width=16), "mup_base_width=16 does not hold whole heads of size 32"),
     (dict(mup_base_head_dim=16), "mup_base_head_dim=16 is only read with use_mup=True"),
+    (dict(mup_output_multiplier=2.0), "mup_output_multiplier=2.0 is only read with use_mup=True"),
     (dict(mup_weight_decay="sqrt"), "mup_weight_decay='sqrt' is not allowed; choose one of width_scaled, coupled"),
     (dict(hidden_dim="64"), "hidden_dim='64' has type str; expected int"),
     (dict(tie_embeddings=1), "tie_embeddings=1 has type int; expected bool"),

@@ -34,6 +34,6 @@ def test_completep_is_flat_in_depth_and_width_only_mup_grows():
 
 
 def test_the_tool_writes_csv_png_and_slopes(tmp_path, capsys):
-    main(["--mode", "width", "--sizes", "16", "32", "--steps", "2", "--seeds", "1", "--out", str(tmp_path)])
+    main(["--mode", "width", "--sizes", "16", "32", "--steps", "4", "--seeds", "1", "--out", str(tmp_path)])
     assert (tmp_path / "coord_width.csv").stat().st_size > 0 and (tmp_path / "coord_width.png").stat().st_size > 0
     assert "max |slope| from step" in capsys.readouterr().out

@@ -55,6 +55,7 @@ def test_lr_weight_decay_and_eps_follow_the_adam_mup_rules(width):
         for name in ("embedding", "vector", "block_vector"):
             assert groups[name]["lr_multiplier"] == 1.0
         assert groups["vector"]["weight_decay"] == groups["block_vector"]["weight_decay"] == 0.0
+    assert groups_by_name(mup_config(width, base, mup_embedding_lr_multiplier=3.0))["embedding"]["lr_multiplier"] == 3.0
 
 
 def test_init_std_and_forward_multipliers_scale_with_width():

@@ -62,7 +62,7 @@ def role_rules(cfg: ConfigLike) -> dict[str, Rule]:
     return {"hidden": Rule(lr=1.0 / m_n * m_l ** (a - 1), weight_decay=mup.hidden_weight_decay(cfg), eps=block_eps,
                            init="x (base fan_in / fan_in)^1/2"),
             "block_vector": Rule(lr=m_l ** (a - 1), weight_decay=0.0, eps=block_eps, init="x 1"),
-            "embedding": Rule(lr=1.0, weight_decay=cfg.weight_decay, eps=1.0, init="x 1"),
+            "embedding": Rule(lr=cfg.mup_embedding_lr_multiplier, weight_decay=cfg.weight_decay, eps=1.0, init="x 1"),
             "output": Rule(lr=1.0, weight_decay=cfg.weight_decay, eps=1.0, init="x 1"),
             "vector": Rule(lr=1.0, weight_decay=0.0, eps=1.0, init="x 1")}
 
