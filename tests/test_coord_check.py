@@ -1,9 +1,9 @@
-"""The coordinate check (studies/coord_check.py) as a test that can fail: under muP every hidden and residual
+"""The coordinate check (models/coord_check.py) as a test that can fail: under muP every hidden and residual
 activation is flat in width, under the standard parametrization it grows; CompleteP is flat in depth where
 width-only muP grows."""
 from __future__ import annotations
 
-from scaling_laws.studies.coord_check import coord_check, main, slopes
+from scaling_laws.models.coord_check import coord_check, main, slopes
 
 HIDDEN = ("blocks.0", "blocks.0.attn", "blocks.0.mlp", "blocks.1", "blocks.1.attn", "blocks.1.mlp")
 WIDTH_LR = DEPTH_LR = 3e-3  # large for these models, below where the smallest ones turn chaotic
