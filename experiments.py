@@ -50,9 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--manifest", metavar="FILE", help="run array task --index of this manifest (no STUDY)")
     add_submission_options(parser)  # --rerun too: the same words as submit_job.sh
     parser.add_argument("--wait", action="store_true", help="with --submit: block until every task ends, report each")
-    parser.add_argument("--per-gpu", type=int, default=1, metavar="K",
-                        help="with --all: run K experiments at once on each visible GPU (or K on the CPU); with "
-                             "several GPUs, --all always spreads the experiments over all of them")
+    parser.add_argument("--entry", type=int, help=argparse.SUPPRESS)  # a packed task's child: one entry of its share
     # overrides may follow options; -4 is --tasks=4 (submit only)
     return parser.parse_intermixed_args(normalize_rerun(normalize_task_count(argv)))
 
@@ -94,8 +92,17 @@ def run_manifest_task(args: argparse.Namespace) -> int:
                          "to train runs again, submit with --rerun")
     task = task_index(args.index)
     experiments = manifest_share(args.manifest, task)
+    if args.entry is not None:  # one child of a packed task: the parent requeues the task, not the child
+        return run_entries(experiments[args.entry:args.entry + 1], requeue=False)
     print(f"array task {task} of {args.manifest}: {len(experiments)} run(s): "
           f"{' '.join(str(exp.get('label')) for exp in experiments)}", flush=True)
+    if args.per_gpu > 1 and len(experiments) > 1:
+        return run_packed_task(args, task, len(experiments))
+    return run_entries(experiments)
+
+
+def run_entries(experiments: list[dict], requeue: bool = True) -> int:
+    """Validate and run manifest entries in turn (run_share); a refused entry's files say why."""
     from scaling_laws.running.runner import record_refusal, run_share
     share, refused = [], []
     for experiment in experiments:
@@ -104,10 +111,24 @@ def run_manifest_task(args: argparse.Namespace) -> int:
         except ConfigError as error:  # e.g. its dataset is gone since submission: the run's files say why
             record_refusal(experiment, error)
             refused.append(error)
-    code = run_share(lazy_train, share)
+    code = run_share(lazy_train, share, requeue=requeue)
     if refused:
         raise refused[0]
     return code
+
+
+def run_packed_task(args: argparse.Namespace, task: int, count: int) -> int:
+    """An array task packed with --per-gpu K: its share's entries as child processes, K at a time per GPU.
+    At the time-limit warning every child checkpoints, then this task requeues itself once."""
+    from scaling_laws.running.parallel import run_in_slots, slots_for, visible_gpu_count
+    from scaling_laws.running.runner import setup_logging, stopped_task
+    setup_logging()
+    slots = slots_for(visible_gpu_count(), args.per_gpu)
+    print(f"array task {task}: {count} runs in {len(slots)} slots ({args.per_gpu} per "
+          f"{'GPU' if slots[0].gpu is not None else 'CPU'})", flush=True)
+    base = [sys.executable, os.path.abspath(__file__), "--manifest", args.manifest, "--index", str(task)]
+    code = run_in_slots(lambda entry: [*base, "--entry", str(entry)], list(range(count)), slots)
+    return stopped_task(code - 128, "after its runs checkpointed") if code > 128 else code
 
 
 def run_default(args: argparse.Namespace) -> int:

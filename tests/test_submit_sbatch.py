@@ -31,6 +31,7 @@ from scaling_laws.submit.sbatch import max_array_size_from_scontrol
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_S = 240  # bound on every wait for jobs
+RELAUNCH_GRACE_S = 5  # slurmd refuses to relaunch a job it killed moments ago
 DEFINITIONS = '''
 from experiment_definitions import study
 from experiment_utils import gen_experim
@@ -56,6 +57,13 @@ def shared():  # with -3: task 0 runs long, e3, e6; task 1 e1, e4, e7; task 2 e2
     return (gen_experim(8, label="long", folder_name="SHARED", max_tokens_training=8 * 32 * 600, **TINY)
             + sum((gen_experim(8, label=f"e{i}", folder_name="SHARED", model_seed=i, **FIVE_STEPS)
                    for i in range(1, 8)), []))
+
+
+@study("PACKED")
+def packed():  # with -1 --per-gpu 2: one task runs "long" beside p1, p2, p3 (two at once)
+    return (gen_experim(8, label="long", folder_name="PACKED", max_tokens_training=8 * 32 * 600, **TINY)
+            + sum((gen_experim(8, label=f"p{i}", folder_name="PACKED", model_seed=i, **FIVE_STEPS)
+                   for i in range(1, 4)), []))
 
 
 @study("PREEMPT")
@@ -170,6 +178,14 @@ def usr1_mid_run(task: str, csv: Path) -> None:
     wait_until(lambda: len(read_metrics_rows(csv)) >= 20, WAIT_S, f"{task} never wrote 20 rows to {csv.name}")
     scancel("--signal=USR1", "--batch", task)
     wait_until(lambda: queue_state(task) == "PENDING BeginTime", 60, f"{task} was not requeued")
+    release(task)
+
+
+def release(task: str) -> None:
+    """Start requeued ``task`` now instead of after Slurm's hold of about two minutes. slurmd refuses to
+    launch a job it killed moments ago ("already killed, do not launch batch job": the task then FAILS
+    without running), so give it a few seconds to forget first."""
+    time.sleep(RELAUNCH_GRACE_S)
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True)
 
 
@@ -182,7 +198,7 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitte
     wait_until(lambda: queue_state(f"{job}_0") == "PENDING BeginTime", 60, "task 0 was not requeued")
     status = submitted.status("PREEMPT")  # held by Slurm for about two minutes: requeued, not resubmitted
     rerun = submitted.dry_run("PREEMPT", "--rerun", "failed")
-    subprocess.run(["scontrol", "update", f"JobId={job}_0", "StartTime=now"], check=True)
+    release(f"{job}_0")
 
     assert re.search(r"^\s+0\s+signalled\s+requeued\b", status, re.MULTILINE), status
     assert "submitting 0" in rerun and "nothing to submit" in rerun and "1 requeued" in rerun
@@ -220,6 +236,33 @@ def test_dash_3_runs_8_experiments_in_3_tasks_and_a_requeued_task_resumes_its_sh
             assert f"slurm_job={job}_{task} restart={restart}" in header and paths.done_marker.exists()
     status = submitted.status("SHARED")
     assert "\n8 complete\nstudy ETA: done" in status and re.search(r"^\s+0\s+long\s+complete\b.* 0/3$", status, re.M)
+
+
+def test_per_gpu_2_packs_a_share_two_at_once_and_a_requeue_resumes_every_packed_run(submitted, local_slurm):
+    submitted.submit("PACKED", "-1", "--per-gpu", "2", "--cpus", "2", "PACKED")
+    job, = submitted.job_ids["PACKED"]
+    long = submitted.paths("PACKED", "long")
+    usr1_mid_run(f"{job}_0", long.csv)
+
+    outcomes = local_slurm.wait_for_jobs([job], timeout_s=WAIT_S)
+
+    assert outcomes == {f"{job}_0": JobOutcome("COMPLETED", 0, 0)}
+    array_log = next((submitted.root / "PACKED" / ".slurm").glob("*.log")).read_text()
+    assert array_log.count("array task 0: 4 runs in 2 slots (2 per CPU)") == 2  # first attempt and the requeued one
+    assert "stopped by SIGUSR1 after its runs checkpointed" in array_log and "requeued Slurm task" in array_log
+    log = long.log.read_text()
+    assert log.count("===== attempt") == 2 and "resumed from step " in log and "could not requeue" not in log
+    assert [int(row["optimizer_step"]) for row in read_metrics_rows(long.csv)] == list(range(1, 601))
+    # p1 started beside "long", before its USR1: in turn it would have waited for the requeued attempt
+    first_attempt = submitted.paths("PACKED", "p1").log.read_text().splitlines()[0]
+    assert first_attempt.startswith("===== attempt") and f"slurm_job={job}_0 restart=0" in first_attempt
+    assert "\n4 complete\n" in submitted.status("PACKED")
+
+
+def test_per_gpu_without_dash_n_is_refused_before_anything_is_written(submitted):
+    proc = subprocess.run(submitted.command("PACKED", "--per-gpu", "2", "--dry-run"), capture_output=True, text=True,
+                          env=submitted.env, timeout=120)
+    assert proc.returncode == 2 and "without -N every task runs one; add -N (e.g. -2" in proc.stderr, proc.stderr
 
 
 def test_smoke_study_completes_with_concurrency_cap(submitted, local_slurm):

@@ -51,12 +51,12 @@ def visible_gpu_count() -> int:
 
 
 def run_in_slots(command_for: Callable[[int], list[str]], indices: list[int], slots: list[Slot]) -> int:
-    """Run ``command_for(index)`` for every index, one per free slot; 1 if any child failed, else 0.
+    """Run ``command_for(index)`` for every index, one per free slot; the combined exit code.
 
     SIGTERM and SIGUSR1 reach every child (each checkpoints at the end of its step); the children
     still queued are not started.
     """
-    waiting, running, failures = list(indices), {}, 0
+    waiting, running, codes = list(indices), {}, []
     threads = max(1, available_cpus() // len(slots))
     stopping = {"signal": None}
 
@@ -73,7 +73,7 @@ def run_in_slots(command_for: Callable[[int], list[str]], indices: list[int], sl
                     running[slot] = subprocess.Popen(command_for(waiting.pop(0)), env=slot.env(threads))
             for slot, child in list(running.items()):
                 if child.poll() is not None:
-                    failures += child.returncode != 0
+                    codes.append(child.returncode)
                     del running[slot]
             if stopping["signal"] is not None and not running:
                 break
@@ -83,7 +83,16 @@ def run_in_slots(command_for: Callable[[int], list[str]], indices: list[int], sl
             signal.signal(signum, handler)
     if stopping["signal"] is not None:
         return 128 + stopping["signal"]
-    return 1 if failures else 0
+    return combined_exit_code(codes)
+
+
+def combined_exit_code(codes: list[int]) -> int:
+    """The children's codes as one, as a run share reports its runs: 0 if all succeeded, 2 if the only
+    failures were refusals (exit 2), else 1."""
+    failed = [code for code in codes if code != 0]
+    if not failed:
+        return 0
+    return 2 if all(code == 2 for code in failed) else 1
 
 
 def experiment_command(argv_base: list[str]) -> Callable[[int], list[str]]:

@@ -224,32 +224,33 @@ def run_one(train: TrainFn, cfg: ExperimentConfig, rerun: bool = False) -> int:
     return attempt(train, cfg, rerun=rerun, after_interrupt=requeue_on_time_limit).exit_code
 
 
-def run_share(train: TrainFn, configs: list[ExperimentConfig]) -> int:
+def run_share(train: TrainFn, configs: list[ExperimentConfig], requeue: bool = True) -> int:
     """An array task's share of a study (submit -N), in order; the process exit code.
 
     Each run skips when complete and resumes from its checkpoint, so a requeued task picks up
     where it stopped. A failed or refused run does not stop the share: at the end the task exits 1
     if a run failed (a bug), else 2 if one was refused (bad data, changed config), else 0 (a run
     another attempt holds counts as done here). A time-limit warning stops it: during a run as in
-    run_one; between runs, this task requeues itself.
+    run_one; between runs, this task requeues itself. ``requeue=False`` (a packed task's child) only
+    stops: the parent requeues the task once every child has checkpointed.
     """
     setup_logging()
     outcomes = []
     with StopSignals(STOP_SIGNALS) as between_runs:  # attempt() installs its own around each run
         for cfg in configs:
             if between_runs():
-                return stopped_between_runs(between_runs.received)
-            result = attempt(train, cfg, after_interrupt=requeue_on_time_limit)
+                return stopped_task(between_runs.received, "between runs", requeue)
+            result = attempt(train, cfg, after_interrupt=requeue_on_time_limit if requeue else None)
             if result.outcome in (Outcome.INTERRUPTED, Outcome.REQUEUED):
                 return result.exit_code
             outcomes.append(result.outcome)
     return outcomes_exit_code(outcomes)
 
 
-def stopped_between_runs(signum: int) -> int:
-    """A stop signal that came while no run was training: requeue on SIGUSR1; the exit code."""
-    log.info("stopped by %s between runs", signal.Signals(signum).name)
-    if signum != REQUEUE_SIGNAL:
+def stopped_task(signum: int, when: str, requeue: bool = True) -> int:
+    """A stop signal that came while no run of this process was training: requeue on SIGUSR1; the exit code."""
+    log.info("stopped by %s %s", signal.Signals(signum).name, when)
+    if signum != REQUEUE_SIGNAL or not requeue:
         return 128 + signum
     try:
         log.info("requeued Slurm task %s: it resumes its remaining runs", requeue_self())

@@ -90,10 +90,12 @@ class Resources:
     mem: Optional[str] = None  # memory per task, e.g. 16G (None: MEM_GB_PER_GPU per GPU; without GPU the cluster's)
     concurrency: Optional[int] = None  # at most this many tasks at once (None: no cap)
     grace_s: int = DEFAULT_GRACE_S  # the stop signal comes this many seconds before the time limit
+    per_gpu: int = 1  # a task runs this many of its share's experiments at once on each of its GPUs (packing)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Resources":
-        resources = cls(args.partition, args.time, args.gpus, args.cpus, args.mem, args.concurrency, args.grace_s)
+        resources = cls(args.partition, args.time, args.gpus, args.cpus, args.mem, args.concurrency, args.grace_s,
+                        args.per_gpu)
         resources.check()
         return resources
 
@@ -142,6 +144,10 @@ def add_submission_options(parser: argparse.ArgumentParser) -> None:
                             "the cluster's default)")
     group.add_argument("--grace-s", type=positive_int, default=DEFAULT_GRACE_S,
                        help=f"stop signal this many seconds before the time limit (default {DEFAULT_GRACE_S})")
+    group.add_argument("--per-gpu", type=positive_int, default=1, metavar="K",
+                       help="pack small runs: K experiments at once on each GPU (on the CPU without one), each "
+                            "its own process and files; with -N a task runs its share K at a time, with "
+                            "experiments.py --all the whole study")
     add_rerun_option(parser)
 
 

@@ -56,7 +56,7 @@ offset=$1
 cd {repo}
 export SCALING_RESULTS_DIR={results}
 # exec: this shell becomes the runner, so the B:USR1 time-limit warning reaches it directly.
-exec {python} experiments.py --manifest {manifest} --index $((SLURM_ARRAY_TASK_ID + offset))
+exec {python} experiments.py --manifest {manifest} --index $((SLURM_ARRAY_TASK_ID + offset)){packing}
 """
 
 
@@ -116,7 +116,8 @@ def render_script(study: str, manifest: Path, folder: str, resources: Resources,
         study=_directive("study", study), array_log=_directive("log path", str(array_log)),
         grace_s=resources.grace_s, cpus=resources.cpus, resources="".join(f"#SBATCH {line}\n" for line in lines),
         repo=shlex.quote(str(repo)),
-        results=shlex.quote(str(results)), python=shlex.quote(python), manifest=shlex.quote(str(manifest)))
+        results=shlex.quote(str(results)), python=shlex.quote(python), manifest=shlex.quote(str(manifest)),
+        packing=f" --per-gpu {resources.per_gpu}" if resources.per_gpu > 1 else "")
 
 
 def sbatch_command(script: Path, size: int, offset: int, concurrency: Optional[int],
@@ -209,6 +210,13 @@ def plan_submission(args: argparse.Namespace, configs: list) -> Optional[Plan]:
     return Plan(manifest, manifest_path(manifest), array_chunks(len(manifest["tasks"]), max_size))
 
 
+def check_packing(per_gpu: int, tasks: Optional[int], count: int) -> None:
+    """--per-gpu packs a task's share: it needs -N, or every task has one run to pack."""
+    if per_gpu > 1 and not tasks:
+        raise ConfigError(f"--per-gpu {per_gpu} packs the experiments of a task's share, but without -N every "
+                          f"task runs one; add -N (e.g. -{max(1, count // per_gpu)}: tasks of {per_gpu} runs each)")
+
+
 def print_shares(manifest: dict, asked: int) -> None:
     """Which experiments each array task runs (-N)."""
     tasks = manifest["tasks"]
@@ -249,6 +257,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         resources = Resources.from_args(args)
         configs = load_study(args.study, args.overrides, args.definitions)
+        check_packing(args.per_gpu, args.tasks, len(configs))
         with one_submission_at_a_time(args.study, configs[0].folder_name, args.dry_run):
             plan = plan_submission(args, configs)
             if plan is None:

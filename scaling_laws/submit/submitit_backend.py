@@ -21,7 +21,7 @@ from typing import Optional
 import submitit
 from submitit.core.utils import UncompletedJobError
 
-from scaling_laws.config import ExperimentConfig
+from scaling_laws.config import ConfigError, ExperimentConfig
 from scaling_laws.results_layout import REPO_ROOT, put_back, results_root, run_paths
 from scaling_laws.running.runner import AttemptResult, TrainFn, attempt
 from scaling_laws.status import Outcome
@@ -99,6 +99,9 @@ def submit_study(study: str, configs: list[ExperimentConfig], resources: Resourc
                  rerun: Optional[str] = None, wait: bool = False, tasks: Optional[int] = None) -> int:
     """Submit the runs --rerun selects (as submit_job.sh would) as one array of shares (-N
     tasks, or one per run); print the job ids."""
+    if resources.per_gpu > 1:
+        raise ConfigError(f"--per-gpu {resources.per_gpu} (packing a task's runs) is submit_job.sh's: use "
+                          f"bash submit_job.sh -N {study} --per-gpu {resources.per_gpu}; submitit runs a share in turn")
     with one_submission_at_a_time(study, configs[0].folder_name, dry_run=False):
         indices, counts = select_runs(configs, rerun, queue=queue_before_submitting(dry_run=False))
         print(f"{study}: {len(configs)} experiments ({describe_counts(counts)}); "
