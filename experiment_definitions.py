@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
+from lstm_model import gen_lstm_experim, lstm_width_for
 from scaling_laws.data import DatasetMissing
 from scaling_laws.studies.registry import STUDIES, study
 
@@ -62,7 +63,7 @@ def gpu_settings() -> dict:
 @study("TRANSFORMER_SCALING")
 def transformer_scaling() -> list[dict]:
     return sum((gen_experim(d, folder_name="TRANSFORMER_SCALING", **gpu_settings())
-                for d in (128, 192, 256, 384, 512, 768, 1024)), [])
+                for d in TRANSFORMER_WIDTHS), [])
 
 
 @study("TRANSFORMER_LR_SWEEP")
@@ -76,6 +77,39 @@ def activation_experiments() -> list[dict]:
     return [exp for d in (128, 256, 512) for act in ("gelu", "relu", "swiglu")
             for exp in gen_experim(d, label=f"d{d}_{act}", folder_name="ACTIVATION_EXPERIMENTS",
                                    activation=act, **gpu_settings())]
+
+
+TRANSFORMER_WIDTHS = (128, 192, 256, 384, 512, 768, 1024)  # TRANSFORMER_SCALING's ladder
+
+
+def transformer_non_embedding(width: int) -> int:
+    """Non-embedding parameters of gen_experim's transformer at this width (no dataset needed: N excludes V)."""
+    from scaling_laws.models import param_counts
+    from scaling_laws.validate import validate_experiment
+    return param_counts(validate_experiment(gen_experim(width)[0])).non_embedding
+
+
+def matched_lstm_width(transformer_width: int) -> int:
+    """The 2-layer LSTM width with the transformer's non-embedding count (README, "LSTMs")."""
+    return lstm_width_for(transformer_non_embedding(transformer_width))
+
+
+@study("LSTM_SCALING")
+def lstm_scaling() -> list[dict]:
+    """LSTMs over TRANSFORMER_SCALING's non-embedding range (widths 192 to 2496), 2 ranks each (DDP)."""
+    return sum((gen_lstm_experim(matched_lstm_width(d), folder_name="LSTM_SCALING", **gpu_settings())
+                for d in TRANSFORMER_WIDTHS), [])
+
+
+@study("LSTM_VS_TRANSFORMER")
+def lstm_vs_transformer() -> list[dict]:
+    """Both families at equal non-embedding parameters in one folder (Kaplan et al. 2020 fig. 7): the analysis
+    draws them on one loss-vs-N figure."""
+    folder = "LSTM_VS_TRANSFORMER"
+    return sum((gen_experim(d, label=f"transformer_d{d}", folder_name=folder, **gpu_settings())
+                + gen_lstm_experim(matched_lstm_width(d), label=f"lstm_d{matched_lstm_width(d)}",
+                                   folder_name=folder, **gpu_settings())
+                for d in (128, 256, 512, 1024)), [])
 
 
 # Seconds per run on one CPU core: checks that an installation or a cluster works end to end.
