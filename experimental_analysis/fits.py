@@ -18,8 +18,8 @@ from .envelope import fit_envelope
 from .isoflop import fit_isoflop
 from .kaplan import fit_kaplan
 from .learning_rate import best_learning_rates
-from .plots import (plot_chinchilla_fit, plot_isoflop, plot_loss_vs_compute, plot_lr_sweep,
-                    plot_training_curves)
+from .plots import (plot_chinchilla_fit, plot_isoflop, plot_loss_by_architecture, plot_loss_vs_compute,
+                    plot_lr_sweep, plot_training_curves)
 from .report import (chinchilla_lines, envelope_lines, extrapolation_lines, header_lines, isoflop_lines, kaplan_lines,
                      learning_rate_lines)
 
@@ -92,6 +92,14 @@ def _runs(inputs: FitInputs) -> pd.DataFrame:
     return inputs.runs
 
 
+def _runs_of_several_architectures(inputs: FitInputs) -> pd.DataFrame:
+    """The runs, when they hold 2+ architectures (a config without the field is a transformer's); else none."""
+    runs = inputs.runs
+    families = runs["architecture"].fillna("transformer") if "architecture" in runs else pd.Series("transformer",
+                                                                                                      index=runs.index)
+    return runs.assign(architecture=families) if families.nunique() > 1 else runs.iloc[0:0]
+
+
 FITS: tuple[Fit, ...] = (
     Fit("chinchilla", _chinchilla, chinchilla_lines,
         Plot("chinchilla_fit.png", plot_chinchilla_fit, _runs, "no Approach 3 fit")),
@@ -110,6 +118,8 @@ FITS: tuple[Fit, ...] = (
 DATA_PLOTS: tuple[Plot, ...] = (
     Plot("loss_vs_compute.png", plot_loss_vs_compute, _runs, "no runs"),
     Plot("training_curves.png", plot_training_curves, lambda inputs: inputs.curves, "no training curves"),
+    Plot("loss_by_architecture.png", plot_loss_by_architecture, _runs_of_several_architectures,
+         "one architecture only"),
 )
 
 

@@ -103,3 +103,17 @@ def plot_training_curves(curves: pd.DataFrame, analysis: Analysis, path: Path) -
         ax.legend()
     ax.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="training loss", title="training curves")
     return _save(fig, path)
+
+
+def plot_loss_by_architecture(runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
+    """The lowest final loss at each non-embedding size, one line per architecture (Kaplan et al. 2020 fig. 7:
+    LSTMs against transformers at equal N)."""
+    loss_column = analysis.loss_column
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, family in runs.groupby("architecture"):
+        best = family.groupby("non_embedding_params")[loss_column].min().sort_index()
+        ax.plot(best.index.astype(float), best.values, "o-", label=name)
+    ax.set(xscale="log", xlabel="non-embedding parameters N", ylabel=loss_column,
+           title="loss vs non-embedding parameters, per architecture")
+    ax.legend()
+    return _save(fig, path)

@@ -66,3 +66,15 @@ def test_cli_small_demo_still_fits_and_explains_skips(tmp_path, capsys):
 def test_cli_without_results_exits_nonzero(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     assert "no runs under" in capsys.readouterr().err
+
+
+def test_cli_draws_lstms_and_transformers_on_one_figure_only_when_both_are_there(tmp_path, capsys):
+    study = write_study(tmp_path, [10**6, 2 * 10**6, 4 * 10**6])  # transformers (no architecture field: older configs)
+    out = tmp_path / "out"
+    assert main([str(study), "--out", str(out), "--n-bootstrap", "5"]) == 0
+    assert "skipped plot loss_by_architecture.png: one architecture only" in capsys.readouterr().out
+    for N in (10**6, 2 * 10**6, 4 * 10**6):
+        write_run(tmp_path, "study", f"lstm{N}", N, [loss + 0.3 for loss in curve(N, N, 20)], eval_every=1,
+                  tokens_per_step=N, hidden_dim=N // 1000, architecture="lstm")
+    assert main([str(study), "--out", str(out), "--n-bootstrap", "5"]) == 0
+    assert (out / "loss_by_architecture.png").stat().st_size > 1000
