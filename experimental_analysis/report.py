@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import Analysis
+from .final_loss import DIVERGENCE_RATIO, RULE
 
 REPORT_BUDGETS = (1e18, 1e20, 1e22, 1e24)  # FLOP budgets for the compute-optimal table
 
@@ -55,7 +56,8 @@ def learning_rate_lines(table) -> list[str]:
 
 def header_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: int) -> list[str]:
     """What was fitted, and every excluded run with its reason."""
-    lines = [f"Fitting {n_used} runs on {analysis.loss_column} (final = mean of the last 3 logged values)"]
+    lines = [f"Fitting {n_used} runs on {analysis.loss_column} (final = {RULE}; diverged = final > "
+             f"{DIVERGENCE_RATIO:g} x the run's best)"]
     return lines + [f"WARNING: excluded {run}: {why}" for run, why in excluded]
 
 
@@ -68,7 +70,9 @@ def _jsonable(value):
 
 def write_fit_json(path: Path, analysis: Analysis, excluded: list[tuple[str, str]], runs_used: list[str]) -> None:
     """fit.json: every fit's summary, the skipped fits and excluded runs with reasons."""
-    payload = {"loss_column": analysis.loss_column, "runs_used": runs_used,
+    payload = {"loss_column": analysis.loss_column, "final_loss_rule": RULE,
+               "divergence_rule": f"final > {DIVERGENCE_RATIO:g} x the run's best value of the column",
+               "runs_used": runs_used,
                "excluded_runs": [{"run": run, "reason": why} for run, why in excluded],
                "fits": {name: _jsonable(fit) for name, fit in analysis.fits.items()},
                "skipped_fits": analysis.skipped, "notes": analysis.notes}
