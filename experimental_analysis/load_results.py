@@ -109,6 +109,7 @@ def load_curves(*result_dirs) -> pd.DataFrame:
         rows = read_metrics_rows(RunPaths(Path(run.path), run.label).csv)
         steps = pd.DataFrame(rows, columns=list(CSV_COLUMNS)).apply(pd.to_numeric, errors="coerce")
         frames.append(steps.assign(folder=run.folder, label=run.label, run=f"{run.folder}/{run.label}",
-                                   total_params=run.total_params, tokens=steps["tokens_processed"],
+                                   total_params=run.total_params, non_embedding_params=run.non_embedding_params,
+                                   tokens=steps["tokens_processed"],
                                    flops=steps["theoretical_flops_chinchilla"]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
