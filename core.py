@@ -54,7 +54,8 @@ class Trainer:
         compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
         self.train_loss = torch.compile(self._loss) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
-        self.total_steps = total_optimizer_steps(cfg, dist.world_size)
+        self.total_steps = total_optimizer_steps(cfg)
+        self.accumulation = accumulation_per_rank(cfg, dist.world_size)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
                                                           cfg.seq_length)
 
@@ -72,9 +73,9 @@ class Trainer:
     def step_batches(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's micro-batches of optimizer step ``step`` (0-based), on the host."""
         cfg = self.cfg
-        return [data_module.train_batch(self.data, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.seq_length,
+        return [data_module.train_batch(self.data, cfg.batch_size, self.accumulation, cfg.seq_length,
                                         cfg.batch_seed, step, micro_step, self.dist.rank, self.dist.world_size)
-                for micro_step in range(cfg.gradient_accumulation_steps)]
+                for micro_step in range(self.accumulation)]
 
     def batches_from(self, start_step: int):
         """Every step's micro-batches from ``start_step`` on, made ahead on pinned memory on CUDA."""
@@ -119,6 +120,16 @@ class Trainer:
         return step_done % LOG_EVERY_STEPS == 0 or self.is_eval_step(step_done)
 
 
+def accumulation_per_rank(cfg: ExperimentConfig, ranks: int) -> int:
+    """Micro-batches per step on each of ``ranks`` processes, keeping the global batch: cfg.world_size ranks
+    accumulate gradient_accumulation_steps; fewer ranks (fewer GPUs than asked for) accumulate more."""
+    sequences = cfg.gradient_accumulation_steps * cfg.world_size
+    if sequences % ranks:
+        raise ValueError(f"{ranks} ranks cannot share world_size={cfg.world_size} x gradient_accumulation_steps="
+                         f"{cfg.gradient_accumulation_steps} micro-batches of a step equally")
+    return sequences // ranks
+
+
 LOG_EVERY_STEPS = 10  # steps read back from the device together: one host sync per window
 EVAL_CHUNK_TOKENS = 4096  # evaluation upcasts this many tokens' logits to fp32 at a time
 
@@ -157,7 +168,7 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
         if not (trainer.is_log_step(step + 1) or alone_stopping):
             continue
         steps, elapsed_s = window.flush(elapsed_s)
-        row, diverged = log_rows(record, cfg, dist.world_size, counts.total, trainer.total_steps, steps,
+        row, diverged = log_rows(record, cfg, counts.total, trainer.total_steps, steps,
                                  window.mfu_scale)
         if diverged or step + 1 == trainer.total_steps:
             status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
@@ -218,23 +229,23 @@ def mfu_scale(cfg: ExperimentConfig, device: torch.device, autocast: Optional[to
     return None if peak is None else count(cfg) / peak
 
 
-def log_rows(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
+def log_rows(record: RunRecord, cfg: ExperimentConfig, total_params: int, total_steps: int,
              steps: list[StepRecord], mfu_per_token_s: Optional[float]) -> tuple[dict, bool]:
     """Write each step's row up to and including the first non-finite loss; (last row, diverged)."""
     row = {}
     for step in steps:
-        row = log_row(record, cfg, world_size, total_params, total_steps, step, mfu_per_token_s)
+        row = log_row(record, cfg, total_params, total_steps, step, mfu_per_token_s)
         if not math.isfinite(step.loss):
             return row, True
     return row, False
 
 
-def log_row(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
+def log_row(record: RunRecord, cfg: ExperimentConfig, total_params: int, total_steps: int,
             step: StepRecord, mfu_per_token_s: Optional[float] = None) -> dict:
     """Append this step's CSV row (main process only), log eval steps with progress, and return the row."""
-    tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, world_size,
+    tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.world_size,
                               cfg.seq_length)
-    tokens_per_second = cfg.tokens_per_step * world_size / step.step_s
+    tokens_per_second = cfg.tokens_per_step / step.step_s
     count = architecture(cfg.architecture).flops_per_token
     with_attention = flops_with_attention(None if count is None else count(cfg), tokens)
     row = {"optimizer_step": step.step_done, "tokens_processed": tokens, "loss": f"{step.loss:.6f}",

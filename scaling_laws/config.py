@@ -57,9 +57,10 @@ class ExperimentConfig:
     token_to_param_ratio: float = 20.0  # D/N used to derive max_tokens_training (Chinchilla: 20)
     max_tokens_training: int  # training tokens (gen_experim: token_to_param_ratio x N); the run stops at the first step reaching it
     # --- batch ---
-    target_effective_batch_size: int = 32  # sequences per optimizer step per process (x world_size under DDP)
+    target_effective_batch_size: int = 32  # sequences per optimizer step, all ranks together (the global batch)
+    world_size: int = 1  # processes training the run together (DDP); each takes 1/world_size of the global batch
     batch_size: int  # micro-batch: sequences per forward pass on one device (gen_experim: memory rule)
-    gradient_accumulation_steps: int  # micro-batches per optimizer step (target_effective_batch_size / batch_size)
+    gradient_accumulation_steps: int  # micro-batches per optimizer step per rank (target / (batch_size x world_size))
     gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for
     # --- optimiser and schedule ---
     learning_rate: float = 1e-3  # peak AdamW learning rate
@@ -92,8 +93,8 @@ class ExperimentConfig:
 
     @property
     def tokens_per_step(self) -> int:
-        """Tokens in one optimizer step on one process (multiply by world size for DDP)."""
-        return self.batch_size * self.gradient_accumulation_steps * self.seq_length
+        """Tokens in one optimizer step, all ranks together (target_effective_batch_size x seq_length)."""
+        return self.batch_size * self.gradient_accumulation_steps * self.world_size * self.seq_length
 
 
 FIELD_NAMES = tuple(f.name for f in fields(ExperimentConfig))
@@ -149,7 +150,7 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
 
 
 POSITIVE = ("hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length", "max_tokens_training",
-            "target_effective_batch_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
+            "target_effective_batch_size", "world_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
             "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs")
 
 
@@ -190,9 +191,10 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _check_choice("device", cfg.device, DEVICES)
     _check_choice("compile", cfg.compile, COMPILE_MODES)
     _check_numbers(cfg.to_dict())
-    _require(cfg.batch_size * cfg.gradient_accumulation_steps == cfg.target_effective_batch_size,
+    global_batch = cfg.batch_size * cfg.gradient_accumulation_steps * cfg.world_size
+    _require(global_batch == cfg.target_effective_batch_size,
              f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
-             f"= {cfg.batch_size * cfg.gradient_accumulation_steps} != target_effective_batch_size="
+             f"x world_size={cfg.world_size} = {global_batch} != target_effective_batch_size="
              f"{cfg.target_effective_batch_size}; set them so the product is exact")
     _require(0 <= cfg.warmup_fraction < 1, f"warmup_fraction={cfg.warmup_fraction!r} must be in [0, 1)")
     _require(0 < cfg.val_fraction < 1, f"val_fraction={cfg.val_fraction!r} must be in (0, 1)")

@@ -37,7 +37,7 @@ def test_tiny_run_writes_the_results_contract_and_learns(tiny_fields):
     with open(paths.csv) as handle:
         assert tuple(next(csv.reader(handle))) == CSV_COLUMNS
     rows = read_metrics_rows(paths.csv)
-    steps = total_optimizer_steps(cfg, 1)
+    steps = total_optimizer_steps(cfg)
     assert [int(r["optimizer_step"]) for r in rows] == list(range(1, steps + 1))
     val = [float(r["val_loss"]) for r in rows if r["val_loss"]]
     assert len(val) == math.ceil(steps / cfg.eval_interval)
@@ -95,5 +95,5 @@ def test_divergence_is_recorded_and_stops_the_run(tiny_fields):
     cfg = tiny_config(tiny_fields, learning_rate=1e6, grad_clip=0.0, warmup_fraction=0.0)
     summary, paths = run(cfg)
     assert summary["status"] == "diverged"
-    assert summary["optimizer_steps"] < total_optimizer_steps(cfg, 1)
+    assert summary["optimizer_steps"] < total_optimizer_steps(cfg)
     assert read_json(paths.done_marker)["status"] == "diverged"

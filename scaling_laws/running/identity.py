@@ -16,9 +16,10 @@ from scaling_laws.results_layout import RunPaths, read_json
 
 # Fields that do not change a run's numbers: its names, and inputs of derivation rules whose
 # results are fields of the identity themselves (batch_size x gradient_accumulation_steps,
-# max_tokens_training).
+# max_tokens_training), and world_size: every rank count trains the same global batches to the same
+# numbers (tests/test_running_launch.py), so a run may resume on another count.
 NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio",
-                             "target_effective_batch_size"})
+                             "target_effective_batch_size", "world_size"})
 
 
 class RunMismatch(ConfigError):

@@ -83,9 +83,8 @@ class RunRecord:
         return state, None
 
     def _check_same_run(self, record: dict, step: int, total_steps: int) -> None:
+        # The rank count is not compared: every count trains the same global batches (training/data.py).
         changes = identity_changes(record["identity"], self.cfg.to_dict())
-        if record.get("world_size") != self.dist.world_size:
-            changes.append(f"world_size {record.get('world_size')!r} -> {self.dist.world_size!r}")
         data_sha = self.metadata["dataset"]["sha256"]
         if record.get("data_sha256") != data_sha:
             changes.append(f"dataset content sha256 {str(record.get('data_sha256'))[:12]} -> {data_sha[:12]}")
@@ -127,7 +126,7 @@ class RunRecord:
     def _log_resumed(self, step: int, total_steps: int) -> None:
         if self.dist.is_main:
             cfg = self.cfg
-            tokens = tokens_processed(step, cfg.batch_size, cfg.gradient_accumulation_steps, self.dist.world_size,
+            tokens = tokens_processed(step, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.world_size,
                                       cfg.seq_length)
             log.info("%s/%s: resumed from step %d (%d tokens) of %d", cfg.folder_name, cfg.label, step, tokens,
                      total_steps)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
+from scaling_laws.config import ConfigError
 from scaling_laws.data import DataError
 from scaling_laws.data.spec import BYTE_VOCAB_SIZE, summarize
 from scaling_laws.models import architecture, param_counts
@@ -58,8 +59,9 @@ def _token_budget(fields: Fields) -> Fields:
 
 
 def _micro_batch(fields: Fields) -> Fields:
-    """The largest micro-batch that fits; a user-fixed batch_size or accumulation is kept."""
-    target = fields["target_effective_batch_size"]
+    """The largest micro-batch that fits, each rank taking target / world_size sequences of a step;
+    a user-fixed batch_size or accumulation is kept."""
+    target = per_rank_batch(fields["target_effective_batch_size"], fields["world_size"])
     if "batch_size" in fields:
         return {"gradient_accumulation_steps": max(1, target // fields["batch_size"])}
     if "gradient_accumulation_steps" in fields:
@@ -69,6 +71,14 @@ def _micro_batch(fields: Fields) -> Fields:
     batch_size, accum = choose_micro_batch(target, arch.param_counts(cfg).total,
                                            arch.activation_bytes_per_sequence(cfg), cfg.gpu_memory_gb)
     return {"batch_size": batch_size, "gradient_accumulation_steps": accum}
+
+
+def per_rank_batch(target: int, world_size: int) -> int:
+    """Sequences per step on one rank; ConfigError when world_size does not divide the global batch."""
+    if target % world_size:
+        raise ConfigError(f"world_size={world_size} does not divide target_effective_batch_size={target}: every "
+                          "rank takes an equal share of the global batch; pick a world_size dividing it")
+    return target // world_size
 
 
 DERIVED: tuple[Derived, ...] = (
@@ -83,8 +93,8 @@ DERIVED: tuple[Derived, ...] = (
     Derived(("max_tokens_training",), SHAPE_FIELDS + ("token_to_param_ratio",), _token_budget,
             "round(token_to_param_ratio x N), N = total parameters"),
     Derived(("batch_size", "gradient_accumulation_steps"),
-            SHAPE_FIELDS + ("target_effective_batch_size", "gpu_memory_gb"), _micro_batch,
-            "largest micro-batch dividing target_effective_batch_size that fits gpu_memory_gb"),
+            SHAPE_FIELDS + ("target_effective_batch_size", "world_size", "gpu_memory_gb"), _micro_batch,
+            "largest micro-batch dividing target_effective_batch_size / world_size that fits gpu_memory_gb"),
 )
 DERIVED_NAMES = frozenset(name for entry in DERIVED for name in entry.names)
 

@@ -17,9 +17,9 @@ def build_optimizer(param_groups: list[dict[str, Any]], cfg: ExperimentConfig,
                              fused=device.type == "cuda")
 
 
-def total_optimizer_steps(cfg: ExperimentConfig, world_size: int) -> int:
-    """Steps needed for tokens_processed to reach max_tokens_training."""
-    return math.ceil(cfg.max_tokens_training / (cfg.tokens_per_step * world_size))
+def total_optimizer_steps(cfg: ExperimentConfig) -> int:
+    """Steps needed for tokens_processed to reach max_tokens_training (a step is the global batch)."""
+    return math.ceil(cfg.max_tokens_training / cfg.tokens_per_step)
 
 
 def get_lr(step: int, cfg: ExperimentConfig, total_steps: int) -> float:
