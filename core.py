@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from scaling_laws.config import ExperimentConfig
-from scaling_laws.counting import chinchilla_flops, peak_bf16_flops, tokens_processed
+from scaling_laws.counting import chinchilla_flops, flops_with_attention, peak_bf16_flops, tokens_processed
 from scaling_laws.models import architecture, build_model, param_counts
 from scaling_laws.models.parametrization import param_groups
 from scaling_laws.results_layout import RunPaths
@@ -246,10 +246,13 @@ def log_row(record: RunRecord, cfg: ExperimentConfig, total_params: int, total_s
     tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.world_size,
                               cfg.seq_length)
     tokens_per_second = cfg.tokens_per_step / step.step_s
+    count = architecture(cfg.architecture).flops_per_token
+    with_attention = flops_with_attention(None if count is None else count(cfg), tokens)
     row = {"optimizer_step": step.step_done, "tokens_processed": tokens, "loss": f"{step.loss:.6f}",
            "val_loss": None if step.val_loss is None else f"{step.val_loss:.6f}",
            "learning_rate": f"{step.lr:.6e}", "grad_norm": f"{step.grad_norm:.6f}",
            "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
+           "flops_with_attention": None if with_attention is None else f"{with_attention:.6e}",
            "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{step.elapsed_s:.3f}",
            "mfu": None if mfu_per_token_s is None else f"{tokens_per_second * mfu_per_token_s:.4f}"}
     record.append(row)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .analysis import Analysis, compute_frontier, extrapolation_check, identifiability_notes, lowest_loss_per
 from .chinchilla import fit_chinchilla
+from .diagnostics import chinchilla_diagnostics, diagnostics_lines
 from .envelope import fit_envelope
 from .isoflop import fit_isoflop
 from .kaplan import fit_kaplan
@@ -34,6 +35,8 @@ class FitInputs:
     loss_column: str  # final_val_loss or final_loss
     n_bootstrap: int  # Approach 3 bootstrap resamples
     seed: int  # bootstrap seed
+    n_excluded: int = 0  # runs left out of the fits (reported with the diagnostics)
+    definitions: str = "N = total parameters, C = 6ND"  # what total_params and flops hold (definitions.py)
 
     def column(self, name: str):
         return self.runs[name].to_numpy(float)
@@ -125,11 +128,13 @@ DATA_PLOTS: tuple[Plot, ...] = (
 
 def run_all_fits(inputs: FitInputs) -> Analysis:
     """Every fit of FITS the data allow, in table order; caveats on Approach 3 as notes."""
-    analysis = Analysis(inputs.loss_column)
+    analysis = Analysis(inputs.loss_column, definitions=inputs.definitions)
     for fit in FITS:
         analysis.attempt(fit.name, lambda fit=fit: fit.run(inputs))
     if "chinchilla" in analysis.fits:
         analysis.notes += identifiability_notes(inputs.column("total_params"), inputs.column("tokens"))
+        analysis.diagnostics["chinchilla"] = chinchilla_diagnostics(analysis.fits["chinchilla"], inputs.runs,
+                                                                    inputs.loss_column, inputs.n_excluded)
     return analysis
 
 
@@ -139,6 +144,8 @@ def report_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: in
     for fit in FITS:
         if fit.name in analysis.fits:
             lines += fit.report(analysis.fits[fit.name])
+        if fit.name in analysis.diagnostics:
+            lines += diagnostics_lines(analysis.diagnostics[fit.name])
         if fit.name == "chinchilla":
             lines += [f"NOTE: {note}" for note in analysis.notes]
     return lines + [f"SKIPPED {name}: {why}" for name, why in analysis.skipped.items()]

@@ -47,6 +47,10 @@ def test_tiny_run_writes_the_results_contract_and_learns(tiny_fields):
         tokens = int(row["optimizer_step"]) * cfg.batch_size * cfg.gradient_accumulation_steps * cfg.seq_length
         assert int(row["tokens_processed"]) == tokens
         assert float(row["theoretical_flops_chinchilla"]) == pytest.approx(6 * total * tokens, rel=1e-6)
+        attention = 12 * cfg.num_layers * cfg.hidden_dim * cfg.seq_length  # per token, on top of 6N (PaLM app. B)
+        position = cfg.seq_length * cfg.hidden_dim
+        assert float(row["flops_with_attention"]) == pytest.approx((6 * (total - position) + attention) * tokens,
+                                                                   rel=1e-6)
     meta = read_json(paths.config_json)
     assert meta["config"] == cfg.to_dict() and meta["total_params"] == total
     assert len(meta["dataset"]["sha256"]) == 64 and meta["world_size"] == 1

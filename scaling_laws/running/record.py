@@ -27,7 +27,7 @@ import torch
 
 from scaling_laws.config import ExperimentConfig
 from scaling_laws.counting import tokens_processed
-from scaling_laws.results_layout import MetricsCsv, RunPaths, atomic_write_json, mark_done
+from scaling_laws.results_layout import CSV_COLUMNS, MetricsCsv, RunPaths, atomic_write_json, mark_done
 from scaling_laws.running.identity import RunMismatch, identity_changes, identity_fields, identity_hash, \
     mismatch_message
 from scaling_laws.status import Outcome
@@ -102,6 +102,12 @@ class RunRecord:
         if problem is not None and self.paths.checkpoint.exists():
             moved = checkpointing.move_aside(self.paths.checkpoint)
             log.warning("%s: %s; moved it to %s (kept for inspection); %s", name, problem, moved.name, start)
+        elif state is not None and self.metrics.old_header() is not None:
+            added = sorted(set(CSV_COLUMNS) - set(self.metrics.old_header().split(",")))
+            log.warning("%s: %s was written with other CSV columns (this version adds %s), so its rows cannot be "
+                        "continued; the checkpoint at step %d is removed and %s", name, self.paths.csv.name,
+                        ", ".join(added) or "none, but orders them differently", state["step"], start)
+            self.paths.checkpoint.unlink(missing_ok=True)
         elif state is not None:
             record = state["record"]
             log.warning("%s: the checkpoint at step %d belongs to %d CSV rows, but %s holds %d intact rows that do "

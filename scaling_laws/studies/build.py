@@ -60,10 +60,20 @@ def create_multi_lr_experiments(experiments: Iterable[dict[str, Any]],
             for exp in experiments for lr in learning_rates]
 
 
+def format_budget(budget: float) -> str:
+    """A FLOP budget in the shortest scientific form that keeps every significant digit:
+    1e+15, 1.2e+15, 2.5e+18 (a fixed '.0e' made 1.5e18, 2e18 and 2.5e18 all 'C2e+18')."""
+    mantissa, exponent = f"{float(budget):.14e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{exponent[0]}{int(exponent[1:])}"
+
+
 def create_isoflop_experiments(experiments: Iterable[dict[str, Any]],
                                flop_budgets: Iterable[float]) -> list[dict[str, Any]]:
     """Each experiment at each compute budget C (Approach 2 design): max_tokens_training = C / (6 N),
-    label '<label>_C<C>' (e.g. d32_C1e+11), same folder."""
+    label '<label>_C<C>' (e.g. d32_C1e+11, d32_C1.2e+11: format_budget), same folder."""
+    flop_budgets = list(flop_budgets)
+    if len({format_budget(b) for b in flop_budgets}) < len(flop_budgets):
+        raise ConfigError(f"flop_budgets={flop_budgets!r} repeat a budget; give each budget once")
     runs = []
     for exp in experiments:
         total_params = param_counts(validate_experiment(exp)).total
@@ -72,7 +82,7 @@ def create_isoflop_experiments(experiments: Iterable[dict[str, Any]],
             if tokens < 1:
                 raise ConfigError(f"flop budget {budget:g} is too small for {exp['label']} "
                                   f"({total_params} parameters): it buys less than one token")
-            runs.append(with_overrides(exp, max_tokens_training=tokens, label=f"{exp['label']}_C{budget:.0e}"))
+            runs.append(with_overrides(exp, max_tokens_training=tokens, label=f"{exp['label']}_C{format_budget(budget)}"))
     return runs
 
 
