@@ -96,7 +96,7 @@ def matched_lstm_width(transformer_width: int) -> int:
 
 @study("LSTM_SCALING")
 def lstm_scaling() -> list[dict]:
-    """LSTMs over TRANSFORMER_SCALING's non-embedding range (widths 192 to 2496), 2 ranks each (DDP)."""
+    """LSTMs over TRANSFORMER_SCALING's non-embedding range (widths 160 to 3544), 2 ranks each (DDP)."""
     return sum((gen_lstm_experim(matched_lstm_width(d), folder_name="LSTM_SCALING", **gpu_settings())
                 for d in TRANSFORMER_WIDTHS), [])
 
