@@ -116,3 +116,13 @@ def test_fewer_gpus_than_world_size_means_fewer_ranks_with_the_same_global_batch
     cfg = lstm_config("plan", 4, world_size=4)  # 4 ranks x 1 micro-batch of 2
     assert [ranks_here(cfg, gpus) for gpus in (0, 1, 2, 3, 4, 8)] == [4, 1, 2, 2, 4, 4]
     assert slurm_port("1234") != slurm_port("1235")  # two array tasks on one node: two rendezvous ports
+
+
+def test_a_run_stopped_on_two_ranks_resumes_on_one():
+    cfg = lstm_config("moved", 150)  # a requeued task may land where only one GPU is visible
+    stop_after_rows = lambda: run_paths(cfg).csv.exists() and len(read_metrics_rows(run_paths(cfg).csv)) >= 10
+    assert train_on_ranks(cfg, run_paths(cfg), stop_requested=stop_after_rows)["status"] == "interrupted"
+    assert train(cfg, run_paths(cfg), DistContext())["status"] == "complete"
+    straight = lstm_config("straight", 150, world_size=1)
+    train(straight, run_paths(straight))
+    assert losses(cfg) == pytest.approx(losses(straight), rel=1e-5) and len(losses(cfg)) == 150
