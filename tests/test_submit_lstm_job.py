@@ -15,6 +15,8 @@ from conftest import rows_without_timing
 from core import train
 from scaling_laws.results_layout import read_json, read_metrics_rows, run_paths_for
 from scaling_laws.studies.loader import load_study
+from scaling_laws.submit.resources import Resources
+from scaling_laws.submit.sbatch import render_script
 from scaling_laws.training.distributed import DistContext
 from slurm_fixtures import JobOutcome, local_slurm  # noqa: F401  (local_slurm is the fixture)
 from test_submit_sbatch import WAIT_S, queue_state, release, scancel, wait_until
@@ -31,6 +33,20 @@ def lstm_pair():  # two identical LSTM runs on 2 ranks each: "signalled" gets US
                                  max_tokens_training=8 * 32 * 400, eval_interval=100, eval_sequences=16)
                 for label in ("signalled", "straight")), [])
 '''
+
+
+def test_ranks_give_each_array_task_that_many_slurm_tasks_on_one_node_sharing_its_cpus():
+    def script(**resources):
+        return render_script("S", Path("/r/S/.manifests/m.json"), "S", Resources(**resources), Path("/r"), "python")
+    two = script(gpus="2", cpus=8, ranks=2)
+    assert "#SBATCH --ntasks=2\n#SBATCH --cpus-per-task=4\n" in two
+    assert "#SBATCH --nodes=1\n" in two and "#SBATCH --ntasks-per-node=2\n" in two and "--gres=gpu:2" in two
+    one = script(gpus="1", cpus=4)
+    assert "#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=4\n" in one and "--nodes" not in one
+    dry = subprocess.run(["bash", str(REPO / "submit_lstm_job.sh"), "SMOKE", "--dry-run"], capture_output=True,
+                         text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    assert "#SBATCH --ntasks=2" in dry.stdout and "#SBATCH --gres=gpu:2" in dry.stdout
 
 
 def test_submit_lstm_job_trains_each_task_on_two_srun_ranks_and_resumes_after_usr1(local_slurm, tmp_path, monkeypatch):
