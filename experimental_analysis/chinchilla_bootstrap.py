@@ -47,10 +47,11 @@ def _refit_chunk(data: LogData, counts: np.ndarray, starts: np.ndarray) -> np.nd
 
 
 def bootstrap_thetas(data: LogData, theta_hat: np.ndarray, grid: np.ndarray, n_bootstrap: int,
-                     seed: int) -> np.ndarray:
-    """(n_bootstrap, 5) optima (log A, log B, log E, alpha, beta), one per resample of the runs."""
+                     seed: int, starts: np.ndarray | None = None) -> np.ndarray:
+    """(n_bootstrap, 5) optima (log A, log B, log E, alpha, beta), one per resample of the runs;
+    ``starts`` overrides bootstrap_starts (benchmarks/bench_fit_speed.py times the former rule)."""
     counts = resample_counts(len(data.log_loss), n_bootstrap, seed)
-    starts = bootstrap_starts(data, theta_hat, grid)
+    starts = bootstrap_starts(data, theta_hat, grid) if starts is None else starts
     per_chunk = max(1, CHUNK_POINTS // (len(starts) * len(data.log_loss)))
     chunks = [_refit_chunk(data, counts[i:i + per_chunk], starts) for i in range(0, n_bootstrap, per_chunk)]
     return np.vstack(chunks)
