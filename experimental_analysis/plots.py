@@ -9,6 +9,7 @@ import pandas as pd
 
 from .analysis import Analysis, compute_frontier
 from .figure_style import figure, legend_outside, plt, save
+from .isoflop import BUDGET_RTOL
 from .learning_rate import sweep_keys
 
 EMA_SPAN_FRACTION = 0.05  # training-curve smoothing: an EMA over 5% of a run's logged steps
@@ -21,9 +22,9 @@ def loss_label(analysis: Analysis) -> str:
     return f"final {kind} loss (nats/token)"
 
 
-def _title(analysis: Analysis, what: str) -> str:
+def _title(analysis: Analysis, what: str, loss_column: bool = True) -> str:
     study = f"{analysis.study}: " if analysis.study else ""
-    return f"{study}{what}\n{analysis.loss_column}; {analysis.definitions}"
+    return f"{study}{what}\n" + (f"{analysis.loss_column}; " if loss_column else "") + analysis.definitions
 
 
 def _size_norm(sizes) -> matplotlib.colors.LogNorm:
@@ -118,12 +119,14 @@ def plot_isoflop(runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
     """IsoFLOP profiles: the parabola of loss in log N per budget, and its minimum."""
     fit = analysis.fits["isoflop"]
     fig, ax = figure()
-    ax.scatter(runs["total_params"], runs[analysis.loss_column], c="lightgray", s=14, label="runs")
+    ax.scatter(runs["total_params"], runs[analysis.loss_column], c="lightgray", s=14, label="runs (gray: not on a fitted budget)")
     for budget, (c2, c1, c0), n_opt in zip(fit.budgets, fit.parabolas, fit.N_opt):
         x = np.linspace(np.log(n_opt) - 1.2, np.log(n_opt) + 1.2, 50)
         line, = ax.plot(np.exp(x), c2 * x**2 + c1 * x + c0, label=f"C = {budget:.2g} FLOPs: N_opt = {n_opt:.3g}")
-        ax.plot(n_opt, c0 - c1**2 / (4 * c2), "o", color=line.get_color(), ms=7)
-    ax.plot([], [], " ", label=f"N_opt ~ C^{fit.a:.2f}, D_opt ~ C^{fit.b:.2f} (Approach 2)")
+        ax.plot(n_opt, c0 - c1**2 / (4 * c2), "D", color=line.get_color(), ms=7)
+        mine = np.abs(np.log(runs["flops"].to_numpy(float) / budget)) < np.log1p(BUDGET_RTOL)
+        ax.scatter(runs["total_params"][mine], runs[analysis.loss_column][mine], color=line.get_color(), s=18)
+    ax.plot([], [], "kD", ms=6, label=f"parabola minima: N_opt ~ C^{fit.a:.2f}, D_opt ~ C^{fit.b:.2f} (Approach 2)")
     ax.set(xscale="log", xlabel=analysis.n_label, ylabel=loss_label(analysis),
            title=_title(analysis, "IsoFLOP profiles"))
     legend_outside(ax)
@@ -170,6 +173,6 @@ def plot_training_curves(curves: pd.DataFrame, analysis: Analysis, path: Path) -
     finite = curves["loss"][np.isfinite(curves["loss"])]
     ax.set_ylim(finite.min() * 0.97, np.percentile(finite, 99) * 1.03)
     ax.set(xscale="log", xlabel=analysis.c_label, ylabel="training loss (nats/token)",
-           title=_title(analysis, "training curves"))
+           title=_title(analysis, "training curves (per-step training loss)", loss_column=False))
     legend_outside(ax)
     return save(fig, path)
