@@ -119,7 +119,8 @@ def plot_isoflop(runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
     """IsoFLOP profiles: the parabola of loss in log N per budget, and its minimum."""
     fit = analysis.fits["isoflop"]
     fig, ax = figure()
-    ax.scatter(runs["total_params"], runs[analysis.loss_column], c="lightgray", s=14, label="runs (gray: not on a fitted budget)")
+    ax.scatter(runs["total_params"], runs[analysis.loss_column], c="lightgray", s=14,
+               label="runs (gray: not on a fitted budget)")
     for budget, (c2, c1, c0), n_opt in zip(fit.budgets, fit.parabolas, fit.N_opt):
         x = np.linspace(np.log(n_opt) - 1.2, np.log(n_opt) + 1.2, 50)
         line, = ax.plot(np.exp(x), c2 * x**2 + c1 * x + c0, label=f"C = {budget:.2g} FLOPs: N_opt = {n_opt:.3g}")
