@@ -14,11 +14,14 @@ from typing import Any, Optional
 from scaling_laws.config import ConfigError, ExperimentConfig, defaults
 from scaling_laws.results_layout import RunPaths, read_json
 
-# Fields that do not change a run's numbers: its names, and inputs of derivation rules whose
-# results are fields of the identity themselves (batch_size x gradient_accumulation_steps,
-# max_tokens_training).
+# Fields that do not change a run's numbers: its names; inputs of derivation rules whose results are
+# fields of the identity themselves (max_tokens_training); and how a step's sequences are split into
+# micro-batches on the device (the run re-sizes it for the GPU it lands on, training/memory_fit.py):
+# a step trains on the same sequences however it is split (training/data.train_batch), and
+# target_effective_batch_size = batch_size x gradient_accumulation_steps is in the identity.
 NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio",
-                             "target_effective_batch_size"})
+                             "target_gpu_memory_usage", "micro_batch_fixed", "batch_size",
+                             "gradient_accumulation_steps"})
 
 
 class RunMismatch(ConfigError):
