@@ -7,7 +7,7 @@ bf16 and fp32, eager and compiled, vocabulary 256 and 50,304) it builds core.Tra
 optimizer steps of the training code itself, and compares ``torch.cuda.max_memory_allocated()`` with
 the predicted ``peak_allocated``. Then it forces a micro-batch too large for the device and checks
 that the step falls back (training/memory_fit.py) and trains on. Compiled configs run last and
-stop once ``--budget-s`` is spent. The table goes to stdout (and to --out if given).
+are skipped once ``--budget-s`` is spent. The table goes to stdout (and to --out if given).
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def measure(cfg, steps: int = STEPS) -> tuple[int, object]:
     return peak, final
 
 
-def row(label: str, cfg, measured: int) -> str:
+def row(label: str, cfg, measured: int) -> tuple[str, float]:
     from scaling_laws.models.memory import GIB, estimate
 
     predicted = estimate(cfg)
@@ -114,6 +114,20 @@ def row(label: str, cfg, measured: int) -> str:
     return (f"{label:<32} {cfg.batch_size:>3}x{cfg.gradient_accumulation_steps:<2} {parts['parameters'] * 4:>7.3f} "
             f"{parts['activations']:>7.3f} {parts['logits']:>7.3f} {parts['weight_copies']:>7.3f} "
             f"{predicted.peak_allocated / GIB:>8.3f} {measured / GIB:>8.3f} {error:>+7.1%}"), error
+
+
+def measure_row(label: str, overrides: dict, say) -> float | None:
+    """Measure one config and print its row; a config that fails is reported and skipped."""
+    try:
+        cfg = experiment(label, overrides)
+        measured, _ = measure(cfg)
+    except Exception as error:  # one bad row must not lose the table
+        say(f"{label}: failed: {type(error).__name__}: {str(error)[:200]}")
+        release()
+        return None
+    text, error = row(label, cfg, measured)
+    say(text)
+    return error
 
 
 HEADER = (f"{'config':<32} {'mb x a':>6} {'states':>7} {'activ':>7} {'logits':>7} {'copies':>7} "
@@ -139,25 +153,26 @@ def main() -> None:
     say(f"device {torch.cuda.get_device_name()}  {torch.cuda.get_device_properties(0).total_memory / 2**30:.1f} GiB"
         f"  torch {torch.__version__}  baseline allocated {torch.cuda.memory_allocated() / 2**20:.0f} MiB")
     say(HEADER)
-    for label, overrides in CONFIGS:
-        kind = "compiled" if overrides.get("compile") == "on" else "eager"
-        if (args.only and kind != args.only) or time.perf_counter() - started > args.budget_s:
-            continue
-        cfg = experiment(label, overrides)
-        measured, _ = measure(cfg)
-        text, error = row(label, cfg, measured)
-        errors[kind].append(error)
-        say(text)
-    for kind, found in errors.items():
-        if found:
-            say(f"{kind}: {len(found)} configs, median error {statistics.median(found):+.1%}, "
-                f"min {min(found):+.1%}, max {max(found):+.1%}, median |error| "
-                f"{statistics.median(abs(e) for e in found):.1%}")
+    eager = [(label, o) for label, o in CONFIGS if o.get("compile") != "on" and args.only != "compiled"]
+    compiled = [(label, o) for label, o in CONFIGS if o.get("compile") == "on" and args.only != "eager"]
+    for label, overrides in eager:
+        errors["eager"].append(measure_row(label, overrides, say))
     if args.only != "compiled":
         forced = experiment("forced_oom", TOO_LARGE)
         peak, final = measure(forced, steps=2)
         say(f"forced OOM: micro-batch {forced.batch_size}x{forced.gradient_accumulation_steps} -> "
             f"{final.batch_size}x{final.gradient_accumulation_steps}, trained on, peak {peak / 2**30:.1f} GiB")
+    for label, overrides in compiled:  # compilation takes most of the time: these stop at the budget
+        if time.perf_counter() - started > args.budget_s:
+            say(f"{label}: skipped (budget spent)")
+            continue
+        errors["compiled"].append(measure_row(label, overrides, say))
+    for kind, found in errors.items():
+        found = [e for e in found if e is not None]
+        if found:
+            say(f"{kind}: {len(found)} configs, median error {statistics.median(found):+.1%}, "
+                f"min {min(found):+.1%}, max {max(found):+.1%}, median |error| "
+                f"{statistics.median(abs(e) for e in found):.1%}")
     say(f"wall {time.perf_counter() - started:.0f} s")
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")
