@@ -92,3 +92,38 @@ def test_a_lower_target_usage_picks_a_smaller_micro_batch():
     careful = validate_experiment(gen_experim(512, target_gpu_memory_usage=0.4, **cfg)[0])
     assert careful.batch_size < roomy.batch_size
     assert estimate(roomy).device_bytes <= 0.85 * 80 * GIB
+
+
+def cpu_step_peak_bytes(cfg) -> int:
+    """Peak of the bytes the CPU allocator holds during one training step of core.Trainer (its second, so
+    that AdamW state exists), from the profiler's allocation events, plus the parameters and AdamW state
+    allocated before it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from core import Trainer
+    from scaling_laws.training.distributed import DistContext
+
+    trainer = Trainer(cfg, DistContext())
+    trainer.train_step(trainer.step_batches(0), 1e-4)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        trainer.train_step(trainer.step_batches(1), 1e-4)
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    held = peak = 0
+    for event in events:
+        held += event.nbytes()
+        peak = max(peak, held)
+    return peak + 12 * sum(p.numel() for p in trainer.raw_model.parameters())
+
+
+@pytest.mark.parametrize("fields", [
+    dict(dtype="bfloat16", vocab_size=4096),
+    dict(dtype="bfloat16", target_effective_batch_size=8, batch_size=4),
+    dict(dtype="float32", activation="swiglu"),
+])
+def test_a_whole_eager_step_peaks_where_predicted(fields):
+    """The whole eager step (forward, loss, backward, clipping, AdamW) on the CPU, bf16 autocast or fp32: its
+    allocator peak equals the prediction without the CUDA-only cuBLAS workspace, within 1%."""
+    cfg = config(128, seq_length=256, **{"target_effective_batch_size": 4, **fields})
+    predicted = estimate(cfg)
+    assert predicted.peak_allocated - predicted.workspace == pytest.approx(cpu_step_peak_bytes(cfg), rel=0.01)

@@ -28,7 +28,11 @@ from scaling_laws.models.architecture import ConfigLike, MemoryStages
 
 GIB = 2**30
 CUDA_CONTEXT_BYTES = 600 * 2**20  # driver context, kernels and cuBLAS handles: outside the caching allocator
-ALLOCATOR_WORKSPACE_BYTES = 32 * 2**20  # cuBLAS workspace: inside the caching allocator (Hopper default)
+# cuBLAS workspaces, taken from the caching allocator: 32 MiB per handle on Hopper, and a step uses two
+# handles (the training thread's for the forward pass, autograd's device thread's for the backward pass):
+# every measured row, the smallest models' too, was 32 MiB over a one-workspace prediction (docs/memory.md).
+CUBLAS_WORKSPACE_BYTES = 32 * 2**20
+ALLOCATOR_WORKSPACE_BYTES = 2 * CUBLAS_WORKSPACE_BYTES
 
 
 @dataclass(frozen=True)
