@@ -27,6 +27,7 @@ from scaling_laws.status import Outcome
 from scaling_laws.training import data as data_module
 from scaling_laws.training.device import autocast_dtype, select_device
 from scaling_laws.training.distributed import DistContext
+from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
 from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
 from scaling_laws.training.prefetch import prefetched
 
@@ -45,6 +46,9 @@ class Trainer:
     def __init__(self, cfg: ExperimentConfig, dist: DistContext):
         self.cfg, self.dist = cfg, dist
         self.device = select_device(cfg, dist)
+        self.device_memory_gb = device_memory_gb(self.device)
+        # Sized for the declared gpu_memory_gb; sized again for this device if its memory differs.
+        self.cfg = cfg = resize_micro_batch(cfg, self.device_memory_gb)
         self.autocast_dtype = autocast_dtype(cfg, self.device)
         self.data = data_module.load_token_data(cfg.dataset, cfg.val_fraction, cfg.data_seed)
         data_module.check_fits(self.data, cfg.seq_length, cfg.vocab_size)
@@ -154,14 +158,23 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     """
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
-    counts = param_counts(cfg)
-    record = RunRecord(cfg, paths, dist, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
+    cfg, counts = trainer.cfg, param_counts(cfg)
+    memory = memory_record(cfg, trainer.device_memory_gb, dist.world_size)
+    record = RunRecord(cfg, paths, dist, {**run_metadata(cfg, counts, trainer.data, dist, trainer.device),
+                                          "memory": memory})
     start_step, elapsed_s = record.start(trainer.raw_model, trainer.optimizer, trainer.device, trainer.total_steps)
+    if start_step > 0:  # a resumed attempt records the micro-batch it uses (this device may have sized it anew)
+        record.note_micro_batch(cfg, memory)
+
+    def fell_back(change: dict) -> None:
+        memory["oom_fallbacks"].append(change)
+        memory.update(batch_size=trainer.cfg.batch_size, gradient_accumulation_steps=trainer.cfg.gradient_accumulation_steps)
+        record.note_micro_batch(trainer.cfg, memory)
     window = StepWindow(mfu_scale=mfu_scale(cfg, trainer.device, trainer.autocast_dtype))
     status, row = Outcome.INTERRUPTED, {}
     for step, batches in zip(range(start_step, trainer.total_steps), trainer.batches_from(start_step)):
         lr = get_lr(step, cfg, trainer.total_steps)
-        window.add(step + 1, lr, *trainer.train_step(batches, lr))
+        window.add(step + 1, lr, *step_fitting_memory(trainer, batches, lr, step, fell_back))
         if trainer.is_eval_step(step + 1):
             window.val_loss = trainer.evaluate()
         alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step

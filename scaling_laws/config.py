@@ -61,7 +61,9 @@ class ExperimentConfig:
     world_size: int = 1  # processes training the run together (DDP); each takes 1/world_size of the global batch
     batch_size: int  # micro-batch: sequences per forward pass on one device (gen_experim: memory rule)
     gradient_accumulation_steps: int  # micro-batches per optimizer step per rank (target / (batch_size x world_size))
-    gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for
+    gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for at definition time
+    target_gpu_memory_usage: float = 0.85  # share of device memory a step may fill (predicted peak + CUDA context)
+    micro_batch_fixed: bool = False  # the user set batch_size or gradient_accumulation_steps: never resized at run time
     # --- optimiser and schedule ---
     learning_rate: float = 1e-3  # peak AdamW learning rate
     lr_schedule: str = "cosine"  # decay after warmup: cosine, linear or constant
@@ -196,6 +198,8 @@ def _check_values(cfg: ExperimentConfig) -> None:
              f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
              f"x world_size={cfg.world_size} = {global_batch} != target_effective_batch_size="
              f"{cfg.target_effective_batch_size}; set them so the product is exact")
+    _require(0 < cfg.target_gpu_memory_usage <= 1,
+             f"target_gpu_memory_usage={cfg.target_gpu_memory_usage!r} must be in (0, 1]: a share of device memory")
     _require(0 <= cfg.warmup_fraction < 1, f"warmup_fraction={cfg.warmup_fraction!r} must be in [0, 1)")
     _require(0 < cfg.val_fraction < 1, f"val_fraction={cfg.val_fraction!r} must be in (0, 1)")
     _require(0 <= cfg.min_lr_ratio <= 1, f"min_lr_ratio={cfg.min_lr_ratio!r} must be in [0, 1]")

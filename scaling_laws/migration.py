@@ -65,9 +65,7 @@ ff_ratio | ffn_dim | an absolute width: ffn_dim = ff_ratio x hidden_dim (derived
     8/3 x hidden_dim)
 hidden_size | hidden_dim | one width field for every architecture
 gpu_type | gpu_memory_gb | the device memory the micro-batch is sized for, in GB (V100 32, A100 40 or 80,
-    H100 80, H200 141); 80% of it is used
-target_gpu_memory_usage | gpu_memory_gb | the micro-batch rule uses 80% of gpu_memory_gb; lower gpu_memory_gb
-    to leave more headroom
+    H100 80, H200 141); target_gpu_memory_usage of it is used, and the run sizes again for the GPU it gets
 use_amp | dtype | dtype='auto' (the default) trains in bf16 autocast on CUDA and fp32 on CPU; 'float32' turns
     mixed precision off (there is no fp16 GradScaler path)
 pos_encoding | position_encoding | learned, rotary or sinusoidal; default learned, the original's rotary

@@ -15,7 +15,7 @@ from scaling_laws.config import ConfigError
 from scaling_laws.data import DataError
 from scaling_laws.data.spec import BYTE_VOCAB_SIZE, summarize
 from scaling_laws.models import architecture, param_counts
-from scaling_laws.models.memory import choose_micro_batch
+from scaling_laws.models.memory import choose_for_fields
 from scaling_laws.validate import defer_problem
 
 Fields = dict[str, Any]
@@ -66,10 +66,7 @@ def _micro_batch(fields: Fields) -> Fields:
         return {"gradient_accumulation_steps": max(1, target // fields["batch_size"])}
     if "gradient_accumulation_steps" in fields:
         return {"batch_size": max(1, target // fields["gradient_accumulation_steps"])}
-    cfg = SimpleNamespace(**fields)
-    arch = architecture(cfg.architecture)
-    batch_size, accum = choose_micro_batch(target, arch.param_counts(cfg).total,
-                                           arch.activation_bytes_per_sequence(cfg), cfg.gpu_memory_gb)
+    batch_size, accum = choose_for_fields(fields, fields["gpu_memory_gb"])
     return {"batch_size": batch_size, "gradient_accumulation_steps": accum}
 
 
@@ -93,8 +90,10 @@ DERIVED: tuple[Derived, ...] = (
     Derived(("max_tokens_training",), SHAPE_FIELDS + ("token_to_param_ratio",), _token_budget,
             "round(token_to_param_ratio x N), N = total parameters"),
     Derived(("batch_size", "gradient_accumulation_steps"),
-            SHAPE_FIELDS + ("target_effective_batch_size", "world_size", "gpu_memory_gb"), _micro_batch,
-            "largest micro-batch dividing target_effective_batch_size / world_size that fits gpu_memory_gb"),
+            SHAPE_FIELDS + ("target_effective_batch_size", "world_size", "gpu_memory_gb", "target_gpu_memory_usage",
+                            "dtype", "compile"), _micro_batch,
+            "largest micro-batch dividing target_effective_batch_size / world_size whose predicted peak "
+            "(models/memory.py) fits target_gpu_memory_usage x gpu_memory_gb"),
 )
 DERIVED_NAMES = frozenset(name for entry in DERIVED for name in entry.names)
 

@@ -6,7 +6,7 @@ model reads (model.py and its pieces) is counted here; the count test checks the
 from __future__ import annotations
 
 from scaling_laws.counting import ParamCounts
-from scaling_laws.models.architecture import ConfigLike
+from scaling_laws.models.architecture import ConfigLike, MemoryStages
 
 
 def param_counts(cfg: ConfigLike) -> ParamCounts:
@@ -32,6 +32,39 @@ def activation_bytes_per_sequence(cfg: ConfigLike) -> int:
     per_layer = 34 * seq * cfg.hidden_dim + 5 * cfg.num_heads * seq ** 2
     logits = 2 * 4 * seq * cfg.vocab_size
     return cfg.num_layers * per_layer + logits
+
+
+# Elements of width ffn_dim the MLP keeps per token: gelu keeps its input and output (the down projection's
+# input), relu only its output, swiglu the fused gate+up output (2f), silu(gate) and the product.
+MLP_SAVED_WIDTHS = {"gelu": 2, "relu": 1, "swiglu": 4}
+# Eager: the fp32 log-softmax output, its gradient and the loss's gradient are alive at once (12 B per logit).
+# Compiled: the logits are kept in the activation dtype and a fused kernel makes their gradient; measured
+# with inductor on the CPU (docs/memory.md), the layers keep what eager keeps.
+LOGITS_BYTES_PER_ELEMENT = 12
+
+
+def memory_stages(cfg: ConfigLike, precision) -> MemoryStages:
+    """What one training step keeps per sequence (models/memory.py adds parameters and optimizer state).
+
+    Per layer, with a = bytes per activation element (2 under bf16 autocast, 4 in fp32): the two
+    LayerNorm inputs in fp32 (the residual stream stays fp32 under autocast), the normalised inputs
+    the qkv and up projections keep (a cast copy under autocast), q, k, v and the attention output,
+    the flash-attention logsumexp (fp32 per head and token: no s^2 term), and the MLP's saved widths.
+    Checked against the tensors autograd saves (tests/test_models_memory.py).
+    """
+    seq, d, a = cfg.seq_length, cfg.hidden_dim, precision.activation_bytes
+    residual = 2 * 4 * seq * d
+    normalised = 2 * a * seq * d
+    attention = a * 4 * seq * d + 4 * cfg.num_heads * seq
+    norm_stats = 2 * 2 * 4 * seq  # mean and rstd of each LayerNorm, fp32
+    per_layer = residual + normalised + attention + a * MLP_SAVED_WIDTHS[cfg.activation] * cfg.ffn_dim * seq + norm_stats
+    final_norm = 4 * seq * d + a * seq * d + 2 * 4 * seq
+    per_logit = a if precision.compiled else LOGITS_BYTES_PER_ELEMENT
+    # Autocast's bf16 copies of the matrices (the readout's included) live until backward uses them.
+    matrices = param_counts(cfg).non_embedding - cfg.num_layers * 4 * d - 2 * d + cfg.vocab_size * d
+    copies = 0 if a == 4 else 2 * matrices
+    return MemoryStages(layers_per_sequence=cfg.num_layers * per_layer + final_norm,
+                        logits_per_sequence=per_logit * seq * cfg.vocab_size, weight_copies=copies)
 
 
 def flops_per_token(cfg: ConfigLike) -> float:
