@@ -59,7 +59,6 @@ class Trainer:
         self.train_loss = torch.compile(self._loss) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
         self.total_steps = total_optimizer_steps(cfg)
-        self.accumulation = accumulation_per_rank(cfg, dist.world_size)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
                                                           cfg.seq_length)
 
@@ -76,10 +75,11 @@ class Trainer:
 
     def step_batches(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's micro-batches of optimizer step ``step`` (0-based), on the host."""
-        cfg = self.cfg
-        return [data_module.train_batch(self.data, cfg.batch_size, self.accumulation, cfg.seq_length,
+        cfg = self.cfg  # the micro-batch may change during the run (memory_fit): read it every step
+        accumulation = accumulation_per_rank(cfg, self.dist.world_size)
+        return [data_module.train_batch(self.data, cfg.batch_size, accumulation, cfg.seq_length,
                                         cfg.batch_seed, step, micro_step, self.dist.rank, self.dist.world_size)
-                for micro_step in range(self.accumulation)]
+                for micro_step in range(accumulation)]
 
     def batches_from(self, start_step: int):
         """Every step's micro-batches from ``start_step`` on, made ahead on pinned memory on CUDA."""
