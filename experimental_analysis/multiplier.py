@@ -211,17 +211,21 @@ def plot(result: Comparison, path: Path) -> Path:
     """Left: both frontiers and their fitted laws against compute. Right: the multiplier against loss, its
     interval shaded, extrapolated losses greyed."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     for front, fit, color in ((result.base, result.base_fit, "tab:blue"), (result.new, result.new_fit, "tab:orange")):
         left.scatter(front.compute, front.loss, color=color, zorder=3, label=f"{front.name}: best run per size")
-        span = np.geomspace(front.compute.min() / 3, front.compute.max() * 3, 100)
-        left.plot(span, fit.predict(span), color=color,
+        measured = np.geomspace(front.compute.min(), front.compute.max(), 100)
+        left.plot(measured, fit.predict(measured), color=color,
                   label=f"fit {fit.E:.2f} + ({fit.x_c:.2g}/C)^{fit.alpha:.2f}")
+        for span in (np.geomspace(front.compute.min() / 3, front.compute.min()),
+                     np.geomspace(front.compute.max(), front.compute.max() * 3)):
+            left.plot(span, fit.predict(span), color=color, linestyle="--")  # extrapolated
     left.set(xscale="log", xlabel="training compute C = 6ND (FLOPs)", ylabel="final loss (nats/token)",
-             title="compute frontiers")
+             title="compute frontiers (dashed: extrapolated)")
     left.legend(fontsize=8)
     losses = np.array([p.loss for p in result.grid])
     right.plot(losses, [p.multiplier for p in result.grid], color="black", label="multiplier (fit)")
@@ -235,6 +239,8 @@ def plot(result: Comparison, path: Path) -> Path:
     right.set(yscale="log", xlabel="loss L (nats/token)",
               ylabel=f"C_{result.base.name}(L) / C_{result.new.name}(L)",
               title=f"compute multiplier of {result.new.name} over {result.base.name}")
+    right.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    right.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     right.invert_xaxis()  # lower loss (more compute) to the right, as on the left panel
     right.legend(fontsize=8)
     caveat = ("Shown only over the loss range both families measured." if result.ranges_overlap else
