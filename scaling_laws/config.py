@@ -26,6 +26,7 @@ POSITION_ENCODINGS = ("learned", "rotary", "sinusoidal")
 INIT_SCHEMES = ("scaled", "normal", "small", "xavier_uniform", "kaiming_normal", "torch")
 TOKEN_RULES = ("chinchilla", "kaplan")
 LR_SCHEDULES = tuple(SCHEDULES)
+MUP_OPTIMIZERS = ("adamw", "adam")  # optimizers whose muP learning-rate rules are built
 DROPOUT_FIELDS = ("embedding_dropout", "attention_dropout", "residual_dropout")
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -241,6 +242,10 @@ def _check_values(cfg: ExperimentConfig) -> None:
              f"nesterov=True needs momentum > 0 (momentum={cfg.momentum!r}); set momentum, e.g. 0.9")
     _require(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay!r} must be >= 0")
     _require(cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip!r} must be >= 0 (0 disables clipping)")
+    # muP's per-group rules here are Adam's (Tensor Programs V table 3); SGD has its own table, not built.
+    _require(not (cfg.use_mup and cfg.optimizer not in MUP_OPTIMIZERS),
+             f"use_mup=True with optimizer={cfg.optimizer!r} is refused: the muP rules built are Adam's (Tensor "
+             f"Programs V, table 3); choose optimizer={' or '.join(map(repr, MUP_OPTIMIZERS))}, or set use_mup=False")
     _require(not cfg.use_mup, "use_mup=True is not available yet: muP arrives with its own issue; "
                               "remove use_mup or set it to False")
     _require(cfg.mup_base_width is None,

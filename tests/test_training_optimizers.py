@@ -55,6 +55,7 @@ def test_the_config_fields_reach_the_torch_optimizer(tiny_fields):
     (dict(optimizer="sgd", nesterov=True), "nesterov=True needs momentum > 0"),
     (dict(optimizer="sgd", momentum=1.0), "momentum=1.0 must be in [0, 1)"),
     (dict(optimizer="rmsprop", alpha=1.5), "alpha=1.5 must be in [0, 1)"),
+    (dict(optimizer="sgd", use_mup=True, mup_base_width=16), "use_mup=True with optimizer='sgd' is refused"),
 ])
 def test_optimizer_config_errors_name_field_value_and_allowed(tiny_fields, changes, fragment):
     with pytest.raises(ConfigError) as error:

@@ -128,3 +128,12 @@ def test_kaplan_token_rule_derives_the_budget_from_non_embedding_parameters(tiny
     expected = round(KAPLAN_TOKENS_COEFFICIENT * param_counts(cfg).non_embedding ** KAPLAN_TOKENS_EXPONENT)
     assert cfg.max_tokens_training == expected
     assert tiny(fields).max_tokens_training == round(20 * param_counts(cfg).total)
+
+
+def test_building_blocks_are_in_run_identity_and_the_token_rule_only_through_the_budget():
+    from scaling_laws.running.identity import identity_fields
+    fields = identity_fields({"label": "a", "folder_name": "f"})
+    assert {"norm", "norm_placement", "position_encoding", "bias", "init_scheme", "optimizer", "momentum",
+            "label_smoothing", "attention_dropout"} <= set(fields)
+    assert "token_rule" not in fields  # an input of max_tokens_training, which is in the identity itself
+    assert identity_fields({"label": "a", "folder_name": "f", "norm": "rmsnorm"})["norm"] == "rmsnorm"

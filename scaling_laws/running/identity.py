@@ -18,7 +18,7 @@ from scaling_laws.results_layout import RunPaths, read_json
 # results are fields of the identity themselves (batch_size x gradient_accumulation_steps,
 # max_tokens_training), and world_size: every rank count trains the same global batches to the same
 # numbers (tests/test_running_launch.py), so a run may resume on another count.
-NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio",
+NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio", "token_rule",
                              "target_effective_batch_size", "world_size"})
 
 
