@@ -29,6 +29,7 @@ from scaling_laws.training.device import autocast_dtype, select_device
 from scaling_laws.training.distributed import DistContext
 from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
 from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
+from scaling_laws.training.regularisation import has_dropout, seed_dropout, smoothed_and_plain_loss
 from scaling_laws.training.prefetch import prefetched
 
 log = logging.getLogger("scaling")
@@ -67,11 +68,12 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean next-token cross-entropy of the training model (compiled with it on CUDA)."""
+    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(objective, mean next-token cross-entropy) of the training model (compiled with it on CUDA): the
+        objective is label-smoothed when label_smoothing > 0, else the cross-entropy itself."""
         with self.autocast():
             logits = self.model(inputs)
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        return smoothed_and_plain_loss(logits.float().flatten(0, 1), targets.flatten(), self.cfg.label_smoothing)
 
     def step_batches(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's micro-batches of optimizer step ``step`` (0-based), on the host."""
@@ -85,20 +87,22 @@ class Trainer:
         """Every step's micro-batches from ``start_step`` on, made ahead on pinned memory on CUDA."""
         return prefetched(self.step_batches, range(start_step, self.total_steps), pin=self.device.type == "cuda")
 
-    def train_step(self, batches, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step over the step's micro-batches at schedule value ``lr`` (each group scaled by
-        its lr_multiplier); (mean loss, grad norm) as device tensors."""
+    def train_step(self, batches, lr: float, step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Optimizer step ``step`` (0-based) over its micro-batches at schedule value ``lr`` (each group scaled
+        by its lr_multiplier); (mean plain cross-entropy, grad norm) as device tensors."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_multiplier"]
+        if has_dropout(self.cfg):  # masks a function of (model_seed, step, rank): resume and DDP stay exact
+            seed_dropout(self.cfg.model_seed, step, self.dist.rank)
         total_loss = torch.zeros((), device=self.device)
         for micro_step, (inputs, targets) in enumerate(batches):
             is_last = micro_step == len(batches) - 1
             with self.dist.maybe_no_sync(self.model, sync=is_last):
                 # Dividing by the accumulation count makes the summed gradient the mean over micro-batches.
-                loss = self.train_loss(inputs.to(self.device, non_blocking=True),
-                                       targets.to(self.device, non_blocking=True)) / len(batches)
-                loss.backward()
-            total_loss += loss.detach()
+                objective, loss = self.train_loss(inputs.to(self.device, non_blocking=True),
+                                                  targets.to(self.device, non_blocking=True))
+                (objective / len(batches)).backward()
+            total_loss += loss.detach() / len(batches)
         clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
         self.optimizer.step()
@@ -110,10 +114,12 @@ class Trainer:
         """Mean loss over the fixed validation windows, on the eager model: evaluating never recompiles
         the training graph (grad mode and a ragged last batch would)."""
         total = torch.zeros((), device=self.device)
+        self.raw_model.eval()  # no dropout while evaluating
         for inputs, targets in self.val_batches:
             with self.autocast():
                 logits = self.raw_model(inputs.to(self.device))
             total += summed_cross_entropy(logits.flatten(0, 1), targets.to(self.device).flatten())
+        self.raw_model.train()
         return float(total) / sum(targets.numel() for _, targets in self.val_batches)
 
     def is_eval_step(self, step_done: int) -> bool:

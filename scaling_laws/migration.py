@@ -71,7 +71,9 @@ use_amp | dtype | dtype='auto' (the default) trains in bf16 autocast on CUDA and
 pos_encoding | position_encoding | learned, rotary or sinusoidal; default learned, the original's rotary
 norm_type | norm | layernorm or rmsnorm (the original's 'layer' and 'rms'); default layernorm
 modern_bias_0 | bias | bias=False drops the biases of linear layers, as modern_bias_0=True did
-sgd_momentum | momentum | with optimizer='sgd'
+sgd_momentum | momentum | with optimizer='sgd'; default 0.0 here, the original's 0.9
+dropout | embedding_dropout attention_dropout residual_dropout | one dropout is three here; set all three for
+    the original's one
 sgd_nesterov | nesterov | with optimizer='sgd'
 rmsprop_alpha | alpha | with optimizer='rmsprop'
 scaling_law | token_rule | chinchilla (D = token_to_param_ratio x N) or kaplan (D proportional to N^0.74); or
@@ -113,6 +115,7 @@ ORIGINAL_VALUES: dict[tuple[str, str], str] = {
     ("norm", "layer"): "norm='layernorm' is the original's norm_type='layer'",
     ("norm", "rms"): "norm='rmsnorm' is the original's norm_type='rms'",
     ("activation", "swish"): "swish is silu",
+    ("init_scheme", "bert_gpt"): "init_scheme='normal' is the original's bert_gpt: N(0, 0.02) everywhere",
 }
 
 ORIGINAL_HELPERS: dict[str, str] = {

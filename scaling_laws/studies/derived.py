@@ -22,7 +22,11 @@ Fields = dict[str, Any]
 
 # Fields that change the model's size or its memory per sequence.
 SHAPE_FIELDS = ("architecture", "hidden_dim", "num_layers", "num_heads", "ffn_dim", "activation", "vocab_size",
-                "seq_length", "tie_embeddings")
+                "seq_length", "tie_embeddings", "norm", "norm_placement", "position_encoding", "bias")
+
+# Kaplan et al. 2020 eq. 4.4: overfitting stays negligible while D >= 5 x 10^3 N^0.74 (N non-embedding).
+KAPLAN_TOKENS_COEFFICIENT = 5.0e3
+KAPLAN_TOKENS_EXPONENT = 0.74
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,11 @@ def _vocabulary(fields: Fields) -> Fields:
 
 
 def _token_budget(fields: Fields) -> Fields:
-    total = param_counts(SimpleNamespace(**fields)).total
-    return {"max_tokens_training": round(fields["token_to_param_ratio"] * total)}
+    """chinchilla: token_to_param_ratio x N (total); kaplan: 5000 x N^0.74 (N non-embedding)."""
+    counts = param_counts(SimpleNamespace(**fields))
+    if fields["token_rule"] == "kaplan":
+        return {"max_tokens_training": round(KAPLAN_TOKENS_COEFFICIENT * counts.non_embedding ** KAPLAN_TOKENS_EXPONENT)}
+    return {"max_tokens_training": round(fields["token_to_param_ratio"] * counts.total)}
 
 
 def _micro_batch(fields: Fields) -> Fields:
@@ -86,9 +93,10 @@ DERIVED: tuple[Derived, ...] = (
     Derived(("num_heads",), ("architecture", "hidden_dim"), _shape("num_heads"),
             "the architecture's default heads (transformer: head size about 64)"),
     Derived(("ffn_dim",), ("architecture", "hidden_dim", "activation"), _shape("ffn_dim"),
-            "the architecture's default MLP width (transformer: 4d, or 8d/3 for swiglu)"),
-    Derived(("max_tokens_training",), SHAPE_FIELDS + ("token_to_param_ratio",), _token_budget,
-            "round(token_to_param_ratio x N), N = total parameters"),
+            "the architecture's default MLP width (transformer: 4d, or 8d/3 for the gated swiglu, geglu, glu)"),
+    Derived(("max_tokens_training",), SHAPE_FIELDS + ("token_rule", "token_to_param_ratio"), _token_budget,
+            "token_rule=chinchilla: round(token_to_param_ratio x N), N = total parameters; token_rule=kaplan: "
+            "round(5000 x N^0.74), N = non-embedding parameters (Kaplan et al. 2020 eq. 4.4)"),
     Derived(("batch_size", "gradient_accumulation_steps"),
             SHAPE_FIELDS + ("target_effective_batch_size", "world_size", "gpu_memory_gb", "target_gpu_memory_usage",
                             "dtype", "compile"), _micro_batch,

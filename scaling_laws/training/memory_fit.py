@@ -94,7 +94,7 @@ def step_fitting_memory(trainer, batches: Batches, lr: float, step: int,
     while True:
         smaller = None
         try:
-            return trainer.train_step(split_step(batches, trainer.cfg.batch_size), lr)
+            return trainer.train_step(split_step(batches, trainer.cfg.batch_size), lr, step)
         except RuntimeError as error:  # torch.OutOfMemoryError is one
             smaller = smaller_micro_batch(trainer.cfg)
             if not is_out_of_memory(error) or smaller is None or trainer.dist.world_size > 1:
