@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from scaling_laws.config import ExperimentConfig
 from scaling_laws.counting import chinchilla_flops, flops_with_attention, peak_bf16_flops, tokens_processed
 from scaling_laws.models import architecture, build_model, param_counts
-from scaling_laws.models.parametrization import param_groups
+from scaling_laws.models.parametrization import describe_mup, param_groups
 from scaling_laws.results_layout import RunPaths
 from scaling_laws.running.metadata import run_metadata
 from scaling_laws.running.progress import progress_text
@@ -165,6 +165,8 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
     cfg, counts = trainer.cfg, param_counts(cfg)
+    if cfg.use_mup and dist.is_main:
+        log.info(describe_mup(cfg))
     memory = memory_record(cfg, trainer.device_memory_gb, dist.world_size)
     record = RunRecord(cfg, paths, dist, {**run_metadata(cfg, counts, trainer.data, dist, trainer.device),
                                           "memory": memory})

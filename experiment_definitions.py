@@ -209,3 +209,36 @@ def architecture_experiments() -> list[dict]:
     """norm x position_encoding (issue 16's transformer variants), pre-norm."""
     return one_axis("ARCHITECTURE_EXPERIMENTS", {f"{n}_{p}": {"norm": n, "position_encoding": p}
                                                  for n in ("layernorm", "rmsnorm") for p in ("learned", "rotary")})
+
+
+# muP and CompleteP (README, "muP and CompleteP"; docs/mup.md). A factor-2 learning-rate grid of 8 values.
+TRANSFER_LRS = tuple(2.0 ** k for k in range(-12, -4))  # 2.4e-4 .. 3.1e-2
+TRANSFER_SEEDS = (0, 1)
+
+
+def _lr_sweep(experiments: list[dict]) -> list[dict]:
+    from experiment_utils import create_multi_seed_experiments
+
+    return create_multi_seed_experiments(create_multi_lr_experiments(experiments, TRANSFER_LRS), TRANSFER_SEEDS)
+
+
+@study("MUP_TRANSFER")
+def mup_transfer() -> list[dict]:
+    """muTransfer across width at fixed depth: the same lr grid at widths 128 to 1024 (8x), standard vs muP
+    (base width 128, head size 64). Under muP the best lr should stay put; under SP it drifts."""
+    settings = {**gpu_settings(), "num_layers": 4}
+    arms = {"sp": {}, "mup": dict(use_mup=True, mup_base_width=128)}
+    return _lr_sweep([exp for arm, fields in arms.items() for d in (128, 256, 512, 1024)
+                      for exp in gen_experim(d, label=f"{arm}_d{d}", folder_name="MUP_TRANSFER", **settings, **fields)])
+
+
+@study("COMPLETEP_LADDER")
+def completep_ladder() -> list[dict]:
+    """Transfer along gen_experim's ladder, where depth grows with width (d/L = 64): widths 128 to 1024 (depths
+    2 to 16), three arms: standard, width-only muP (depth still grows: not what it is for) and CompleteP
+    (alpha 1, base width 128, base depth 2)."""
+    arms = {"sp": {}, "mup": dict(use_mup=True, mup_base_width=128),
+            "completep": dict(use_mup=True, mup_base_width=128, completep_alpha=1.0, completep_base_depth=2)}
+    return _lr_sweep([exp for arm, fields in arms.items() for d in (128, 256, 512, 1024)
+                      for exp in gen_experim(d, label=f"{arm}_d{d}", folder_name="COMPLETEP_LADDER",
+                                             num_layers=max(2, d // 64), **gpu_settings(), **fields)])

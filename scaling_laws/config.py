@@ -31,6 +31,8 @@ DROPOUT_FIELDS = ("embedding_dropout", "attention_dropout", "residual_dropout")
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("auto", "on", "off")
+MUP_WEIGHT_DECAY_RULES = ("width_scaled", "coupled")
+OPTIONAL_INTS = ("mup_base_width", "mup_base_head_dim", "completep_base_depth")  # fields that may be None
 COMPILE_ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "1": "on", "0": "off"}
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,127}$")
 
@@ -67,9 +69,15 @@ class ExperimentConfig:
     residual_dropout: float = 0.0  # dropout on each residual branch's output before it is added, in [0, 1)
     vocab_size: int  # token vocabulary (gen_experim: the dataset's, 256 for bytes); may exceed the dataset's, not be below
     seq_length: int = 128  # tokens per training sequence (context length)
-    # --- muP (not available yet: rejected if turned on) ---
-    use_mup: bool = False  # maximal-update parametrisation; arrives with the muP issue
-    mup_base_width: Optional[int] = None  # base width for muP scaling; only with use_mup
+    # --- muP and CompleteP (models/mup.py; README, "muP"): hyperparameters tuned at the base shape transfer ---
+    use_mup: bool = False  # maximal-update parametrisation (Tensor Programs V, Adam rules); needs mup_base_width
+    mup_base_width: Optional[int] = None  # width the hyperparameters were tuned at; muP == SP at this width
+    mup_base_head_dim: Optional[int] = None  # head size of the base model; None: this model's (heads grow with width)
+    mup_output_multiplier: float = 1.0  # logits x this x mup_base_width / hidden_dim (tuned at the base width)
+    mup_embedding_lr_multiplier: float = 1.0  # embeddings' lr x this at every width (tuned at the base width)
+    mup_weight_decay: str = "width_scaled"  # hidden-matrix decay: width_scaled (wd x width/base, lr x wd fixed) or coupled (wd as given)
+    completep_alpha: float = 0.0  # depth exponent: branches x (base/L)^alpha; 0 width-only muP, 0.5 depth-muP, 1 CompleteP
+    completep_base_depth: Optional[int] = None  # num_layers the hyperparameters were tuned at; needed when completep_alpha > 0
     # --- token budget ---
     token_rule: str = "chinchilla"  # how max_tokens_training is derived: chinchilla (token_to_param_ratio x N) or kaplan (5000 N^0.74, Kaplan et al. 2020 eq. 4.4)
     token_to_param_ratio: float = 20.0  # D/N used to derive max_tokens_training (Chinchilla: 20); read by token_rule=chinchilla
@@ -154,7 +162,7 @@ def check_known_keys(keys) -> None:
 def _check_types(values: dict[str, Any]) -> None:
     for name, value in values.items():
         expected = field_type(name)
-        if value is None and name == "mup_base_width":
+        if value is None and name in OPTIONAL_INTS:
             continue
         ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -188,7 +196,9 @@ def _check_choices(values: dict[str, Any]) -> None:
 
 POSITIVE = ("hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length", "max_tokens_training",
             "target_effective_batch_size", "world_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
-            "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs")
+            "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs",
+            "mup_base_width", "mup_base_head_dim", "mup_output_multiplier", "mup_embedding_lr_multiplier",
+            "completep_base_depth")
 
 
 def _check_numbers(values: dict[str, Any]) -> None:
@@ -246,14 +256,39 @@ def _check_values(cfg: ExperimentConfig) -> None:
              f"nesterov=True needs momentum > 0 (momentum={cfg.momentum!r}); set momentum, e.g. 0.9")
     _require(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay!r} must be >= 0")
     _require(cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip!r} must be >= 0 (0 disables clipping)")
-    # muP's per-group rules here are Adam's (Tensor Programs V table 3); SGD has its own table, not built.
-    _require(not (cfg.use_mup and cfg.optimizer not in MUP_OPTIMIZERS),
-             f"use_mup=True with optimizer={cfg.optimizer!r} is refused: the muP rules built are Adam's (Tensor "
-             f"Programs V, table 3); choose optimizer={' or '.join(map(repr, MUP_OPTIMIZERS))}, or set use_mup=False")
-    _require(not cfg.use_mup, "use_mup=True is not available yet: muP arrives with its own issue; "
-                              "remove use_mup or set it to False")
-    _require(cfg.mup_base_width is None,
-             f"mup_base_width={cfg.mup_base_width!r} is not available yet (muP is not built); remove it")
+    _check_mup(cfg)
+
+
+def _check_mup(cfg: ExperimentConfig) -> None:
+    """muP needs its base width; CompleteP (completep_alpha > 0) needs muP and its base depth."""
+    _check_choice("mup_weight_decay", cfg.mup_weight_decay, MUP_WEIGHT_DECAY_RULES)
+    if cfg.use_mup:
+        # muP's per-group rules here are Adam's (Tensor Programs V table 3); SGD has its own table, not built.
+        _require(cfg.optimizer in MUP_OPTIMIZERS,
+                 f"use_mup=True with optimizer={cfg.optimizer!r} is refused: the muP rules built are Adam's (Tensor "
+                 f"Programs V, table 3); choose optimizer={' or '.join(map(repr, MUP_OPTIMIZERS))}, or set use_mup=False")
+        _require(cfg.mup_base_width is not None,
+                 "use_mup=True needs mup_base_width: the width the learning rate and multipliers were tuned at")
+        head_dim = cfg.mup_base_head_dim or cfg.hidden_dim // cfg.num_heads
+        _require(cfg.mup_base_width % head_dim == 0,
+                 f"mup_base_width={cfg.mup_base_width} does not hold whole heads of size {head_dim} (mup_base_head_dim="
+                 f"{cfg.mup_base_head_dim!r}; None means this model's head size): set mup_base_head_dim to the base "
+                 "model's head size")
+    else:
+        for name, unset in (("mup_base_width", None), ("mup_base_head_dim", None), ("mup_output_multiplier", 1.0),
+                            ("mup_embedding_lr_multiplier", 1.0)):
+            _require(getattr(cfg, name) == unset,
+                     f"{name}={getattr(cfg, name)!r} is only read with use_mup=True; set use_mup=True or remove it")
+        _require(cfg.completep_alpha == 0, f"completep_alpha={cfg.completep_alpha!r} needs use_mup=True "
+                                           "(CompleteP builds on muP): set use_mup=True and mup_base_width")
+    _require(0 <= cfg.completep_alpha <= 1, f"completep_alpha={cfg.completep_alpha!r} must be in [0, 1] "
+                                            "(0 width-only muP, 0.5 depth-muP, 1 CompleteP)")
+    if cfg.completep_alpha > 0:
+        _require(cfg.completep_base_depth is not None, f"completep_alpha={cfg.completep_alpha!r} needs "
+                 "completep_base_depth: the num_layers the hyperparameters were tuned at")
+    else:
+        _require(cfg.completep_base_depth is None, f"completep_base_depth={cfg.completep_base_depth!r} is only "
+                 "read with completep_alpha > 0; set completep_alpha (1 for CompleteP) or remove it")
 
 
 def _check_optimizer_fields(cfg: ExperimentConfig) -> None:
@@ -306,7 +341,7 @@ def parse_override(text: str) -> tuple[str, Any]:
             if lowered not in ("true", "false", "1", "0"):
                 raise ValueError
             return key, lowered in ("true", "1")
-        if key == "mup_base_width" and raw.lower() == "none":
+        if key in OPTIONAL_INTS and raw.lower() == "none":
             return key, None
         if expected is int:
             value = float(raw)

@@ -78,14 +78,10 @@ sgd_nesterov | nesterov | with optimizer='sgd'
 rmsprop_alpha | alpha | with optimizer='rmsprop'
 scaling_law | token_rule | chinchilla (D = token_to_param_ratio x N) or kaplan (D proportional to N^0.74); or
     set max_tokens_training per experiment
-enable_completep | use_mup mup_base_width | CompleteP builds on muP: use_mup=True with mup_base_width, plus the
-    depth fields of CompleteP (base depth, depth exponent = completep_alpha) where this version has them; the
-    README's muP section says which
-completep_alpha | - | CompleteP's depth exponent is a field next to the muP fields where this version has
-    CompleteP (the README's muP section)
+enable_completep | use_mup mup_base_width completep_alpha completep_base_depth | CompleteP builds on muP:
+    use_mup=True with mup_base_width, plus completep_alpha=1.0 and completep_base_depth (README, muP and CompleteP)
 n_base | mup_base_width | the width the hyperparameters were tuned at (with use_mup=True)
-l_base | - | CompleteP's base depth is a field next to the muP fields where this version has CompleteP (the
-    README's muP section)
+l_base | completep_base_depth | the depth the hyperparameters were tuned at (with completep_alpha > 0)
 eta_base | learning_rate | under muP, learning_rate is the base-width learning rate
 wd_base | weight_decay | under muP, weight_decay is the base-width weight decay
 eps_base | eps | under muP, eps is the base-width epsilon

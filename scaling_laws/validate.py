@@ -14,7 +14,7 @@ from typing import Any, Iterator, Optional
 from scaling_laws.config import ConfigError, ExperimentConfig, build_config, check_dataset_exists
 from scaling_laws.data.meta import META_NAME
 from scaling_laws.data.spec import summarize
-from scaling_laws.models import architecture
+from scaling_laws.models import ARCHITECTURES, architecture
 from scaling_laws.models.memory import GIB, estimate, usable_bytes
 
 RunKey = tuple[str, str]  # (folder_name, label)
@@ -35,7 +35,12 @@ def check_dataset(cfg: ExperimentConfig) -> None:
 def validate_experiment(experiment: dict[str, Any]) -> ExperimentConfig:
     """The typed config, or ConfigError naming the field, the bad value and what is allowed."""
     cfg = build_config(experiment)
-    architecture(cfg.architecture).check(cfg)
+    arch = architecture(cfg.architecture)
+    if cfg.use_mup and not arch.supports_mup:
+        raise ConfigError(f"use_mup=True is not supported for architecture={cfg.architecture!r} (its parameters do "
+                          "not follow muP's contract, models/parametrization.py); set use_mup=False, or use one of "
+                          f"{', '.join(name for name, a in ARCHITECTURES.items() if a.supports_mup)}")
+    arch.check(cfg)
     check_fits_device(cfg)
     _check_machine(cfg)
     return cfg

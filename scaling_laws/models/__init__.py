@@ -28,8 +28,12 @@ def build_model(cfg: ConfigLike):
     """The model for ``cfg.architecture``, initialised from ``cfg.model_seed`` on the CPU."""
     import torch  # only building a model needs torch; defining studies does not
 
+    from scaling_laws.models.parametrization import rescale_init
+
     torch.manual_seed(cfg.model_seed)
-    return architecture(cfg.architecture).build(cfg)
+    model = architecture(cfg.architecture).build(cfg)
+    rescale_init(model, cfg)  # muP's init (a no-op under the standard parametrization)
+    return model
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "architecture", "build_model", "param_counts"]

@@ -42,3 +42,6 @@ class Architecture:
     # (config, models.memory.Precision) -> MemoryStages, for the peak-memory estimator (models/memory.py);
     # None: the estimator uses activation_bytes_per_sequence alone.
     memory_stages: Optional[Callable[[ConfigLike, Any], MemoryStages]] = None
+    # Whether use_mup may be set: the family keeps muP's contract (parametrization.py: same parameter names at
+    # every width, embeddings as nn.Embedding, readout `head`, residual blocks under `blocks`).
+    supports_mup: bool = False

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from scaling_laws.counting import ParamCounts
+from scaling_laws.models.parametrization import mup_multipliers
 
 
 def run_metadata(cfg, counts: ParamCounts, data, dist, device: torch.device) -> dict:
@@ -17,6 +18,7 @@ def run_metadata(cfg, counts: ParamCounts, data, dist, device: torch.device) -> 
         "total_params": counts.total,
         "non_embedding_params": counts.non_embedding,
         "dataset": {**data.describe(), "epochs": data.epochs(cfg.max_tokens_training)},
+        "mup": mup_multipliers(cfg),  # {} under the standard parametrization
         "world_size": dist.world_size,
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,

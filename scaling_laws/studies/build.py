@@ -37,10 +37,19 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
         raise ConfigError(f"gen_experim({hidden_dim!r}, {label!r}): {gpu_type}")
     if not isinstance(hidden_dim, int) or isinstance(hidden_dim, bool) or hidden_dim <= 0:
         raise ConfigError(f"hidden_dim={hidden_dim!r} must be a positive int")
+    _check_mup_depth(overrides)
     fields = {**defaults(), **_fixed_if_user_set(overrides), "hidden_dim": hidden_dim,
               "label": label if label is not None else f"d{hidden_dim}",
               "folder_name": folder_name if folder_name is not None else DEFAULT_FOLDER}
     return [validate_experiment(resolve(fields)).to_dict()]
+
+
+def _check_mup_depth(overrides: dict[str, Any]) -> None:
+    """Width-only muP transfers across width at one depth; the derived depth grows with width, so refuse it."""
+    if overrides.get("use_mup") and not overrides.get("completep_alpha") and "num_layers" not in overrides:
+        raise ConfigError("use_mup=True transfers hyperparameters across width only, but num_layers is derived from "
+                          "hidden_dim (it grows with width): give num_layers explicitly (the same at every width), "
+                          "or set completep_alpha=1.0 and completep_base_depth (CompleteP transfers across depth)")
 
 
 def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]:

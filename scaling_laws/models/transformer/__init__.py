@@ -26,7 +26,7 @@ ARCHITECTURE = Architecture(name="transformer", build=build, param_counts=param_
                             options={"activation": ACTIVATIONS, "tie_embeddings": (True, False), "norm": NORMS,
                                      "norm_placement": NORM_PLACEMENTS, "position_encoding": POSITION_ENCODINGS,
                                      "bias": (False, True)},
-                            flops_per_token=flops_per_token, memory_stages=memory_stages)
+                            flops_per_token=flops_per_token, memory_stages=memory_stages, supports_mup=True)
 
 __all__ = ["ARCHITECTURE", "activation_bytes_per_sequence", "build", "check", "default_ffn_dim",
            "default_num_heads", "default_num_layers", "default_shape", "flops_per_token", "memory_stages", "param_counts"]

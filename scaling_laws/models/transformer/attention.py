@@ -1,19 +1,19 @@
 """Causal multi-head self-attention (rotary positions applied here when chosen)."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from scaling_laws.models import mup
 from scaling_laws.models.architecture import ConfigLike
 from scaling_laws.models.transformer.positions import Rotary
 
 
-def attention_scale(head_dim: int) -> float:
-    """Multiplier of q.k before the softmax: 1/sqrt(head_dim) (Vaswani et al. 2017). muP uses 1/head_dim."""
-    return 1.0 / math.sqrt(head_dim)
+def attention_scale(cfg: ConfigLike, head_dim: int) -> float:
+    """Multiplier of q.k before the softmax: 1/sqrt(head_dim) (Vaswani et al. 2017); under muP 1/head_dim,
+    equal to it at the base width (models/mup.py)."""
+    return mup.attention_scale(cfg, head_dim)
 
 
 class CausalSelfAttention(nn.Module):
@@ -21,7 +21,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.num_heads = cfg.num_heads
         head_dim = cfg.hidden_dim // cfg.num_heads
-        self.scale = attention_scale(head_dim)
+        self.scale = attention_scale(cfg, head_dim)
         self.dropout = cfg.attention_dropout  # on the attention probabilities, in training only
         self.qkv = nn.Linear(cfg.hidden_dim, 3 * cfg.hidden_dim, bias=cfg.bias)
         self.proj = nn.Linear(cfg.hidden_dim, cfg.hidden_dim, bias=cfg.bias)

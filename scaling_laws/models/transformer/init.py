@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn as nn
 
+from scaling_laws.models import mup
 from scaling_laws.models.architecture import ConfigLike
 
 RESIDUAL_OUTPUTS = ("proj.weight", "down.weight")  # the matrices that write into the residual stream
@@ -20,12 +21,14 @@ BASE_STD = 0.02  # GPT-1/2 and BERT
 
 def init_std(name: str, cfg: ConfigLike) -> float:
     """Standard deviation of matrix ``name`` under the normal schemes: ``scaled`` (GPT-2: 0.02, residual
-    output projections / sqrt(2L), so the residual stream's variance does not grow with depth), ``normal``
-    (GPT-1/BERT: 0.02 everywhere), ``small`` (Nguyen & Salazar 2019: sqrt(2 / (5 d)))."""
+    output projections / sqrt(2L), so the residual stream's variance does not grow with depth; L the base
+    depth under CompleteP, whose branch multiplier handles depth), ``normal`` (GPT-1/BERT: 0.02 everywhere),
+    ``small`` (Nguyen & Salazar 2019: sqrt(2 / (5 d))). muP's width factor on hidden matrices is applied
+    after the build (parametrization.py)."""
     if cfg.init_scheme == "small":
         return math.sqrt(2 / (5 * cfg.hidden_dim))
     if cfg.init_scheme == "scaled" and name.endswith(RESIDUAL_OUTPUTS):
-        return BASE_STD / math.sqrt(2 * cfg.num_layers)
+        return BASE_STD / math.sqrt(2 * mup.init_depth(cfg))
     return BASE_STD
 
 
