@@ -27,7 +27,9 @@ from scaling_laws.status import Outcome
 from scaling_laws.training import data as data_module
 from scaling_laws.training.device import autocast_dtype, select_device
 from scaling_laws.training.distributed import DistContext
+from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
 from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
+from scaling_laws.training.regularisation import has_dropout, seed_dropout, smoothed_and_plain_loss
 from scaling_laws.training.prefetch import prefetched
 
 log = logging.getLogger("scaling")
@@ -45,6 +47,9 @@ class Trainer:
     def __init__(self, cfg: ExperimentConfig, dist: DistContext):
         self.cfg, self.dist = cfg, dist
         self.device = select_device(cfg, dist)
+        self.device_memory_gb = device_memory_gb(self.device)
+        # Sized for the declared gpu_memory_gb; sized again for this device if its memory differs.
+        self.cfg = cfg = resize_micro_batch(cfg, self.device_memory_gb)
         self.autocast_dtype = autocast_dtype(cfg, self.device)
         self.data = data_module.load_token_data(cfg.dataset, cfg.val_fraction, cfg.data_seed)
         data_module.check_fits(self.data, cfg.seq_length, cfg.vocab_size)
@@ -55,7 +60,6 @@ class Trainer:
         self.train_loss = torch.compile(self._loss) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
         self.total_steps = total_optimizer_steps(cfg)
-        self.accumulation = accumulation_per_rank(cfg, dist.world_size)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
                                                           cfg.seq_length)
 
@@ -64,37 +68,41 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean next-token cross-entropy of the training model (compiled with it on CUDA)."""
+    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(objective, mean next-token cross-entropy) of the training model (compiled with it on CUDA): the
+        objective is label-smoothed when label_smoothing > 0, else the cross-entropy itself."""
         with self.autocast():
             logits = self.model(inputs)
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        return smoothed_and_plain_loss(logits.float().flatten(0, 1), targets.flatten(), self.cfg.label_smoothing)
 
     def step_batches(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's micro-batches of optimizer step ``step`` (0-based), on the host."""
-        cfg = self.cfg
-        return [data_module.train_batch(self.data, cfg.batch_size, self.accumulation, cfg.seq_length,
+        cfg = self.cfg  # the micro-batch may change during the run (memory_fit): read it every step
+        accumulation = accumulation_per_rank(cfg, self.dist.world_size)
+        return [data_module.train_batch(self.data, cfg.batch_size, accumulation, cfg.seq_length,
                                         cfg.batch_seed, step, micro_step, self.dist.rank, self.dist.world_size)
-                for micro_step in range(self.accumulation)]
+                for micro_step in range(accumulation)]
 
     def batches_from(self, start_step: int):
         """Every step's micro-batches from ``start_step`` on, made ahead on pinned memory on CUDA."""
         return prefetched(self.step_batches, range(start_step, self.total_steps), pin=self.device.type == "cuda")
 
-    def train_step(self, batches, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step over the step's micro-batches at schedule value ``lr`` (each group scaled by
-        its lr_multiplier); (mean loss, grad norm) as device tensors."""
+    def train_step(self, batches, lr: float, step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Optimizer step ``step`` (0-based) over its micro-batches at schedule value ``lr`` (each group scaled
+        by its lr_multiplier); (mean plain cross-entropy, grad norm) as device tensors."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_multiplier"]
+        if has_dropout(self.cfg):  # masks a function of (model_seed, step, rank): resume and DDP stay exact
+            seed_dropout(self.cfg.model_seed, step, self.dist.rank)
         total_loss = torch.zeros((), device=self.device)
         for micro_step, (inputs, targets) in enumerate(batches):
             is_last = micro_step == len(batches) - 1
             with self.dist.maybe_no_sync(self.model, sync=is_last):
                 # Dividing by the accumulation count makes the summed gradient the mean over micro-batches.
-                loss = self.train_loss(inputs.to(self.device, non_blocking=True),
-                                       targets.to(self.device, non_blocking=True)) / len(batches)
-                loss.backward()
-            total_loss += loss.detach()
+                objective, loss = self.train_loss(inputs.to(self.device, non_blocking=True),
+                                                  targets.to(self.device, non_blocking=True))
+                (objective / len(batches)).backward()
+            total_loss += loss.detach() / len(batches)
         clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
         self.optimizer.step()
@@ -106,10 +114,12 @@ class Trainer:
         """Mean loss over the fixed validation windows, on the eager model: evaluating never recompiles
         the training graph (grad mode and a ragged last batch would)."""
         total = torch.zeros((), device=self.device)
+        self.raw_model.eval()  # no dropout while evaluating
         for inputs, targets in self.val_batches:
             with self.autocast():
                 logits = self.raw_model(inputs.to(self.device))
             total += summed_cross_entropy(logits.flatten(0, 1), targets.to(self.device).flatten())
+        self.raw_model.train()
         return float(total) / sum(targets.numel() for _, targets in self.val_batches)
 
     def is_eval_step(self, step_done: int) -> bool:
@@ -154,14 +164,23 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     """
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
-    counts = param_counts(cfg)
-    record = RunRecord(cfg, paths, dist, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
+    cfg, counts = trainer.cfg, param_counts(cfg)
+    memory = memory_record(cfg, trainer.device_memory_gb, dist.world_size)
+    record = RunRecord(cfg, paths, dist, {**run_metadata(cfg, counts, trainer.data, dist, trainer.device),
+                                          "memory": memory})
     start_step, elapsed_s = record.start(trainer.raw_model, trainer.optimizer, trainer.device, trainer.total_steps)
+    if start_step > 0:  # a resumed attempt records the micro-batch it uses (this device may have sized it anew)
+        record.note_micro_batch(cfg, memory)
+
+    def fell_back(change: dict) -> None:
+        memory["oom_fallbacks"].append(change)
+        memory.update(batch_size=trainer.cfg.batch_size, gradient_accumulation_steps=trainer.cfg.gradient_accumulation_steps)
+        record.note_micro_batch(trainer.cfg, memory)
     window = StepWindow(mfu_scale=mfu_scale(cfg, trainer.device, trainer.autocast_dtype))
     status, row = Outcome.INTERRUPTED, {}
     for step, batches in zip(range(start_step, trainer.total_steps), trainer.batches_from(start_step)):
         lr = get_lr(step, cfg, trainer.total_steps)
-        window.add(step + 1, lr, *trainer.train_step(batches, lr))
+        window.add(step + 1, lr, *step_fitting_memory(trainer, batches, lr, step, fell_back))
         if trainer.is_eval_step(step + 1):
             window.val_loss = trainer.evaluate()
         alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step

@@ -19,6 +19,13 @@ FLOPS = {"chinchilla": ("theoretical_flops_chinchilla", "C = 6ND"),  # load_runs
 DEFAULT_PARAMS, DEFAULT_FLOPS = "total", "chinchilla"
 
 
+def axis_labels(params: str, flops: str) -> tuple[str, str]:
+    """Figure labels of N and C, with units and the definition in use."""
+    n = "non-embedding" if params == "non_embedding" else "total"
+    c = "6ND + attention" if flops == "with_attention" else "6ND"
+    return f"parameters N ({n}, count)", f"compute C (FLOPs, {c})"
+
+
 def describe(params: str, flops: str) -> str:
     """'N = ..., C = ...' for the printout, fit.json and figure labels."""
     return f"{PARAMS[params][1]}, {FLOPS[flops][1]}"

@@ -22,7 +22,8 @@ import pandas as pd
 
 from scaling_laws.status import RunStatus
 
-from .definitions import DEFAULT_FLOPS, DEFAULT_PARAMS, FLOPS, PARAMS, describe, missing_notes, with_definitions
+from .definitions import (DEFAULT_FLOPS, DEFAULT_PARAMS, FLOPS, PARAMS, axis_labels, describe, missing_notes,
+                          with_definitions)
 from .fits import FitInputs, report_lines, run_all_fits, write_plots
 from .load_results import load_curves, load_runs
 from .report import write_fit_json
@@ -82,7 +83,9 @@ def main(argv=None) -> int:
     lr_runs = runs[(runs["status"] == RunStatus.COMPLETE) & np.isfinite(runs[loss_column].astype(float))]
     used_curves = curves[curves["run"].isin(used["folder"] + "/" + used["label"])] if len(curves) else curves
     inputs = FitInputs(used, used_curves, lr_runs, loss_column, args.n_bootstrap, args.seed,
-                       n_excluded=len(excluded), definitions=describe(args.params, args.flops))
+                       n_excluded=len(excluded), definitions=describe(args.params, args.flops),
+                       study=", ".join(p.stem if is_table(p) else p.resolve().name for p in args.result_dirs),
+                       axis_labels=axis_labels(args.params, args.flops))
     analysis = run_all_fits(inputs)
     print("\n".join(report_lines(analysis, excluded, len(used))))
     out = args.out or _default_out(args.result_dirs[0])

@@ -37,6 +37,8 @@ class FitInputs:
     seed: int  # bootstrap seed
     n_excluded: int = 0  # runs left out of the fits (reported with the diagnostics)
     definitions: str = "N = total parameters, C = 6ND"  # what total_params and flops hold (definitions.py)
+    study: str = ""  # what was analysed, for figure titles
+    axis_labels: tuple = ("parameters N (total, count)", "compute C (FLOPs, 6ND)")  # definitions.axis_labels
 
     def column(self, name: str):
         return self.runs[name].to_numpy(float)
@@ -128,7 +130,8 @@ DATA_PLOTS: tuple[Plot, ...] = (
 
 def run_all_fits(inputs: FitInputs) -> Analysis:
     """Every fit of FITS the data allow, in table order; caveats on Approach 3 as notes."""
-    analysis = Analysis(inputs.loss_column, definitions=inputs.definitions)
+    analysis = Analysis(inputs.loss_column, definitions=inputs.definitions, study=inputs.study,
+                        n_label=inputs.axis_labels[0], c_label=inputs.axis_labels[1])
     for fit in FITS:
         analysis.attempt(fit.name, lambda fit=fit: fit.run(inputs))
     if "chinchilla" in analysis.fits:

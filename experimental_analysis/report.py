@@ -8,6 +8,7 @@ import numpy as np
 
 from .analysis import Analysis
 from .final_loss import DIVERGENCE_RATIO, RULE
+from .isoflop import BUDGET_RTOL
 
 
 def _interval(pair) -> str:
@@ -31,7 +32,16 @@ def extrapolation_lines(x: dict) -> list[str]:
 
 
 def isoflop_lines(fit) -> list[str]:
-    return [f"Approach 2 ({len(fit.budgets)} budgets): N_opt ~ C^{fit.a:.3f}, D_opt ~ C^{fit.b:.3f}"]
+    """The exponents, how runs were grouped into budgets, and a hint when the budgets look unsnapped."""
+    groups = len(fit.budgets) + len(fit.skipped)
+    lines = [f"Approach 2 ({len(fit.budgets)} budgets): N_opt ~ C^{fit.a:.3f}, D_opt ~ C^{fit.b:.3f}",
+             f"  runs whose C differ by less than {BUDGET_RTOL:.0%} share a budget: {groups} budgets, "
+             f"{len(fit.skipped)} not used"]
+    lines += [f"  budget C={c:.3g} not used: {why}" for c, why in list(fit.skipped.items())[:5]]
+    if len(fit.skipped) > 2 * len(fit.budgets):
+        lines.append(f"  FLAG most budgets hold too few sizes: the C values look unsnapped (e.g. digitised); "
+                     "round each run's C to its nominal budget before fitting")
+    return lines
 
 
 def envelope_lines(fit) -> list[str]:

@@ -137,6 +137,14 @@ class RunRecord:
             for leftover in Path(target.parent).glob(f".{target.name}.*.tmp"):
                 leftover.unlink(missing_ok=True)
 
+    def note_micro_batch(self, cfg: ExperimentConfig, memory: dict[str, Any]) -> None:
+        """Record in config_<label>.json the micro-batch the run now uses and its memory facts (main process):
+        after a resume on a device that sized it differently, and after each out-of-memory fallback."""
+        self.cfg = cfg
+        self.metadata = {**self.metadata, "config": cfg.to_dict(), "memory": memory}
+        if self.dist.is_main:
+            atomic_write_json(self.paths.config_json, self.metadata)
+
     # ------------------------------------------------------------------ steps
     def append(self, row: dict[str, Any]) -> None:
         """This step's CSV row (main process)."""

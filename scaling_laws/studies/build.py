@@ -15,6 +15,14 @@ from scaling_laws.validate import validate_experiment
 
 DEFAULT_FOLDER = "default"
 IDENTITY = ("hidden_dim", "label", "folder_name")
+USER_BATCH_FIELDS = ("batch_size", "gradient_accumulation_steps")  # set by the user: kept on every device
+
+
+def _fixed_if_user_set(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with micro_batch_fixed=True when it sets the micro-batch or the accumulation itself."""
+    if "micro_batch_fixed" in given or not set(USER_BATCH_FIELDS) & given.keys():
+        return given
+    return {**given, "micro_batch_fixed": True}
 
 
 def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optional[str] = None,
@@ -29,7 +37,7 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
         raise ConfigError(f"gen_experim({hidden_dim!r}, {label!r}): {gpu_type}")
     if not isinstance(hidden_dim, int) or isinstance(hidden_dim, bool) or hidden_dim <= 0:
         raise ConfigError(f"hidden_dim={hidden_dim!r} must be a positive int")
-    fields = {**defaults(), **overrides, "hidden_dim": hidden_dim,
+    fields = {**defaults(), **_fixed_if_user_set(overrides), "hidden_dim": hidden_dim,
               "label": label if label is not None else f"d{hidden_dim}",
               "folder_name": folder_name if folder_name is not None else DEFAULT_FOLDER}
     return [validate_experiment(resolve(fields)).to_dict()]
@@ -43,7 +51,7 @@ def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]
     field keeps its resolved value.
     """
     check_given_fields(changes)
-    merged = rederive(experiment, changes)
+    merged = rederive(experiment, _fixed_if_user_set(changes))
     kept = {k: v for k, v in merged.items() if k not in IDENTITY}
     return gen_experim(merged["hidden_dim"], label=merged["label"], folder_name=merged["folder_name"], **kept)[0]
 

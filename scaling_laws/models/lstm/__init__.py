@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scaling_laws.config import ConfigError
+from scaling_laws.config import DROPOUT_FIELDS, ConfigError, defaults
 from scaling_laws.counting import ParamCounts
 from scaling_laws.models.architecture import Architecture, ConfigLike
 
@@ -17,6 +17,8 @@ from scaling_laws.models.architecture import Architecture, ConfigLike
 # 1-, 2- and 4-layer LSTMs); width alone sets the size, so matching a transformer's non-embedding count is one
 # square root (lstm_model.lstm_width_for).
 DEFAULT_NUM_LAYERS = 2
+# The transformer's building-block fields: the LSTM reads none of them, so they must keep their defaults.
+TRANSFORMER_ONLY = ("norm", "norm_placement", "position_encoding", "bias", "init_scheme") + DROPOUT_FIELDS
 
 
 def layer_params(width: int) -> int:
@@ -55,6 +57,11 @@ def check(cfg: ConfigLike) -> None:
     if cfg.activation != "gelu":
         raise ConfigError(f"activation={cfg.activation!r} does not apply to architecture='lstm' (its gates are "
                           "fixed sigmoid/tanh); remove activation")
+    default = defaults()
+    for name in TRANSFORMER_ONLY:
+        if getattr(cfg, name) != default[name]:
+            raise ConfigError(f"{name}={getattr(cfg, name)!r} does not apply to architecture='lstm' (a transformer "
+                              f"building block); remove {name}")
 
 
 def build(cfg: ConfigLike):
