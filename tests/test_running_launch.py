@@ -115,6 +115,7 @@ def test_a_dying_rank_fails_the_run_in_bounded_time_with_a_clear_line(tmp_path, 
 def test_fewer_gpus_than_world_size_means_fewer_ranks_with_the_same_global_batch():
     cfg = lstm_config("plan", 4, world_size=4)  # 4 ranks x 1 micro-batch of 2
     assert [ranks_here(cfg, gpus) for gpus in (0, 1, 2, 3, 4, 8)] == [4, 1, 2, 2, 4, 4]
+    assert [ranks_here(cfg, 0, tasks) for tasks in (0, 1, 2, 3, 8)] == [4, 1, 2, 2, 4]  # srun: the task's tasks
     assert slurm_port("1234") != slurm_port("1235")  # two array tasks on one node: two rendezvous ports
 
 

@@ -49,13 +49,14 @@ def uses_cuda(cfg: ExperimentConfig) -> bool:
     return cfg.device == "cuda" or (cfg.device == "auto" and visible_gpu_count() > 0)
 
 
-def ranks_here(cfg: ExperimentConfig, gpus: int) -> int:
-    """world_size on the CPU; on CUDA at most one rank per visible GPU, a count that divides the step's
-    micro-batches (world_size x gradient_accumulation_steps) so that every rank takes an equal share."""
-    if gpus <= 0 or gpus >= cfg.world_size:
-        return cfg.world_size
+def ranks_here(cfg: ExperimentConfig, gpus: int, slurm_tasks: int = 0) -> int:
+    """world_size, capped at one rank per visible GPU on CUDA and at the Slurm task's tasks under srun (0: no
+    cap), at a count that divides the step's micro-batches (world_size x gradient_accumulation_steps) so that
+    every rank takes an equal share."""
+    limits = [limit for limit in (gpus, slurm_tasks) if limit > 0]
+    most = min([cfg.world_size, *limits])
     micro_batches = cfg.world_size * cfg.gradient_accumulation_steps
-    return max(r for r in range(1, gpus + 1) if micro_batches % r == 0)
+    return max(r for r in range(1, most + 1) if micro_batches % r == 0)
 
 
 def under_slurm_tasks() -> bool:
@@ -158,6 +159,18 @@ def watch(processes: list[subprocess.Popen], stop_requested: Callable[[], bool],
         raise RankFailed(f"{failures(processes, names)} (output above)")
 
 
+def plan_ranks(cfg: ExperimentConfig) -> tuple[int, bool]:
+    """(ranks to start, whether srun starts them); the log says when there are fewer than world_size."""
+    gpus, slurm = visible_gpu_count() if uses_cuda(cfg) else 0, under_slurm_tasks()
+    ranks = ranks_here(cfg, gpus, int(os.environ["SLURM_NTASKS"]) if slurm else 0)
+    if ranks < cfg.world_size:
+        log.warning("%s/%s asks for world_size=%d but %s: training on %d rank(s), each accumulating %d "
+                    "micro-batches (the global batch of %d sequences is unchanged)", cfg.folder_name, cfg.label,
+                    cfg.world_size, f"{os.environ['SLURM_NTASKS']} Slurm tasks" if slurm else f"{gpus} GPU(s)",
+                    ranks, cfg.world_size * cfg.gradient_accumulation_steps // ranks, cfg.target_effective_batch_size)
+    return ranks, slurm
+
+
 def train_on_ranks(cfg: ExperimentConfig, paths: RunPaths, train_ref: str = "core:train",
                    stop_requested: Callable[[], bool] = lambda: False, train_here: Optional[Callable] = None) -> dict:
     """Train ``cfg`` on its ranks (see the module docstring); returns rank 0's summary.
@@ -165,19 +178,13 @@ def train_on_ranks(cfg: ExperimentConfig, paths: RunPaths, train_ref: str = "cor
     ``train_ref`` ('module:function') is what each rank calls as core.train; ``train_here`` that function,
     called in this process when this machine runs a single rank (one GPU for a world_size-2 run).
     """
-    ranks = ranks_here(cfg, visible_gpu_count() if uses_cuda(cfg) else 0)
-    if ranks < cfg.world_size:
-        log.warning("%s/%s asks for world_size=%d but %d GPU(s) are visible: training on %d rank(s), each "
-                    "accumulating %d micro-batches (the global batch of %d sequences is unchanged)",
-                    cfg.folder_name, cfg.label, cfg.world_size, visible_gpu_count(), ranks,
-                    cfg.world_size * cfg.gradient_accumulation_steps // ranks, cfg.target_effective_batch_size)
+    ranks, slurm = plan_ranks(cfg)
     if ranks == 1 and train_here is not None:
         return train_here(cfg, paths, stop_requested=stop_requested)
     with tempfile.TemporaryDirectory(prefix="ranks-") as work:
         config_path, summary_path = Path(work) / "config.json", Path(work) / "summary.json"
         atomic_write_json(config_path, cfg.to_dict())
         command = rank_command(config_path, summary_path, train_ref)
-        slurm = under_slurm_tasks()
         processes = start_srun(command, ranks) if slurm else start_local(command, ranks)
         names = ["srun (the ranks' step)"] if slurm else [f"rank {rank}" for rank in range(ranks)]
         pumps = [pump_output(p, "" if slurm or rank == 0 else f"[rank {rank}] ") for rank, p in enumerate(processes)]
