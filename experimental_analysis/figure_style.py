@@ -41,8 +41,10 @@ def legend_outside(ax, **kwargs) -> None:
 def _readable_log_ticks(axis, lo: float, hi: float) -> None:
     """Major ticks at 1, 2, 5 x 10^k (or every decade when the range is wide), labelled as numbers."""
     decades = np.log10(hi / lo) if lo > 0 and hi > lo else 0.0
-    if decades < 1.5:
+    if decades < 0.6:
         axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+    elif decades < 1.5:
+        axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     elif decades < 4:
         axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 3.0)))
     axis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:.3g}"))

@@ -46,7 +46,7 @@ def _band(draws: np.ndarray, predict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chinchilla_equation(fit) -> str:
-    return (f"Approach 3: L = {fit.E:.3g} + {fit.A:.3g}/N^{fit.alpha:.3f} + {fit.B:.3g}/D^{fit.beta:.3f}")
+    return f"Approach 3: L = {fit.E:.3g} + {fit.A:.3g}/N^{fit.alpha:.3f} + {fit.B:.3g}/D^{fit.beta:.3f}"
 
 
 def plot_loss_vs_compute(runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
@@ -62,8 +62,10 @@ def plot_loss_vs_compute(runs: pd.DataFrame, analysis: Analysis, path: Path) -> 
     if "chinchilla" in analysis.fits:
         fit = analysis.fits["chinchilla"]
         C = np.logspace(np.log10(runs["flops"].min()), np.log10(runs["flops"].max()), 100)
+        diag = analysis.diagnostics.get("chinchilla")
+        caveat = "" if diag is None or diag.reliable else " (UNRELIABLE: flagged parameters)"
         ax.plot(C, fit.predict(fit.N_opt(C), fit.D_opt(C)), "r-",
-                label=f"Approach 3 compute-optimal L(C), N_opt ~ C^{fit.a:.2f}")
+                label=f"Approach 3 compute-optimal L(C), N_opt ~ C^{fit.a:.2f}{caveat}")
         if len(fit.draws):
             lo, hi = _band(fit.draws, lambda *p: _optimal_loss(p, C))
             ax.fill_between(C, lo, hi, color="r", alpha=0.15, lw=0, label="95% bootstrap band")
