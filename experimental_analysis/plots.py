@@ -189,7 +189,7 @@ def plot_loss_by_architecture(runs: pd.DataFrame, analysis: Analysis, path: Path
     for name, family in runs.groupby("architecture"):
         best = family.groupby("non_embedding_params")[loss_column].min().sort_index()
         ax.plot(best.index.astype(float), best.values, "o-", label=name)
-    ax.set(xscale="log", xlabel="non-embedding parameters N", ylabel=f"{loss_column} (nats/token)",
+    ax.set(xscale="log", xlabel="non-embedding parameters N (count)", ylabel=loss_label(analysis),
            title="best final loss vs non-embedding parameters, per architecture")
     legend_outside(ax)
     return save(fig, path)
