@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from scaling_laws.migration import field_hint, value_hint
-from scaling_laws.training.optimizers import OPTIMIZER_FIELDS, TUNABLE_FIELDS
-from scaling_laws.training.schedules import SCHEDULES
 
 ACTIVATIONS = ("gelu", "relu", "silu", "swiglu", "geglu", "glu")  # the last three gated (models/transformer/mlp.py)
 NORMS = ("layernorm", "rmsnorm", "none")
@@ -25,7 +23,17 @@ NORM_PLACEMENTS = ("pre", "post")
 POSITION_ENCODINGS = ("learned", "rotary", "sinusoidal")
 INIT_SCHEMES = ("scaled", "normal", "small", "xavier_uniform", "kaiming_normal", "torch")
 TOKEN_RULES = ("chinchilla", "kaplan")
-LR_SCHEDULES = tuple(SCHEDULES)
+LR_SCHEDULES = ("cosine", "linear", "constant", "inverse_sqrt", "transformer", "one_cycle")  # training/schedules.py
+# Each optimizer and the config fields it reads besides learning_rate (training/optimizers.py builds them).
+OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {
+    "adamw": ("beta1", "beta2", "eps", "weight_decay"),
+    "adam": ("beta1", "beta2", "eps", "weight_decay"),
+    "sgd": ("momentum", "nesterov", "weight_decay"),
+    "rmsprop": ("alpha", "eps", "momentum", "weight_decay"),
+    "adagrad": ("eps", "weight_decay"),
+}
+# Every field some optimizer reads; one the chosen optimizer does not read must keep its default.
+TUNABLE_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(f for fields in OPTIMIZER_FIELDS.values() for f in fields))
 MUP_OPTIMIZERS = ("adamw", "adam")  # optimizers whose muP learning-rate rules are built
 DROPOUT_FIELDS = ("embedding_dropout", "attention_dropout", "residual_dropout")
 DTYPES = ("auto", "float32", "bfloat16")

@@ -67,3 +67,7 @@ def test_an_unread_field_error_names_the_optimizers_that_read_it(tiny_fields):
     with pytest.raises(ConfigError, match="choose an optimizer that reads it: rmsprop"):
         tiny(tiny_fields, optimizer="adam", alpha=0.9)
     assert all("weight_decay" in fields for fields in OPTIMIZER_FIELDS.values())
+
+
+def test_the_registry_builds_exactly_the_optimizers_the_schema_names():
+    assert set(OPTIMIZERS) == set(OPTIMIZER_FIELDS)

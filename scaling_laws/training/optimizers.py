@@ -1,7 +1,8 @@
-"""The optimizer registry: ``optimizer`` -> its torch.optim class and the config fields it reads.
+"""The optimizer registry: ``optimizer`` -> its torch.optim class and constructor arguments.
 
-``OPTIMIZERS`` is the one table; config.py validates against it (a field the chosen optimizer does not
-read must keep its default) and optim.build_optimizer builds from it. No torch at import: defining a
+The schema (config.OPTIMIZER_FIELDS) names each optimizer and the fields it reads, and validates
+against that (a field the chosen optimizer does not read must keep its default); ``OPTIMIZERS`` builds
+them, one entry per name there (tests/test_training_optimizers.py). No torch at import: defining a
 study needs none. Every optimizer takes the parametrization's groups, whose ``weight_decay`` is per group:
 AdamW decays decoupled (Loshchilov & Hutter 2019), the others add it to the gradient (L2), as torch does.
 """
@@ -10,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from scaling_laws.config import OPTIMIZER_FIELDS, TUNABLE_FIELDS  # noqa: F401 (re-exported)
+
 ConfigLike = Any
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
     torch_class: str  # its name in torch.optim
-    fields: tuple[str, ...]  # the config fields it reads besides learning_rate
     kwargs: Callable[[ConfigLike], dict[str, Any]]  # constructor arguments from those fields
     fused_on_cuda: bool  # torch offers fused=True for CUDA tensors (else foreach=True on CUDA)
 
@@ -26,19 +28,14 @@ def _adam(cfg: ConfigLike) -> dict[str, Any]:
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
-    "adamw": OptimizerSpec("AdamW", ("beta1", "beta2", "eps", "weight_decay"), _adam, fused_on_cuda=True),
-    "adam": OptimizerSpec("Adam", ("beta1", "beta2", "eps", "weight_decay"), _adam, fused_on_cuda=True),
-    "sgd": OptimizerSpec("SGD", ("momentum", "nesterov", "weight_decay"),
-                         lambda cfg: {"momentum": cfg.momentum, "nesterov": cfg.nesterov}, fused_on_cuda=True),
-    "rmsprop": OptimizerSpec("RMSprop", ("alpha", "eps", "momentum", "weight_decay"),
-                             lambda cfg: {"alpha": cfg.alpha, "eps": cfg.eps, "momentum": cfg.momentum},
+    "adamw": OptimizerSpec("AdamW", _adam, fused_on_cuda=True),
+    "adam": OptimizerSpec("Adam", _adam, fused_on_cuda=True),
+    "sgd": OptimizerSpec("SGD", lambda cfg: {"momentum": cfg.momentum, "nesterov": cfg.nesterov}, fused_on_cuda=True),
+    "rmsprop": OptimizerSpec("RMSprop", lambda cfg: {"alpha": cfg.alpha, "eps": cfg.eps, "momentum": cfg.momentum},
                              fused_on_cuda=False),
-    "adagrad": OptimizerSpec("Adagrad", ("eps", "weight_decay"), lambda cfg: {"eps": cfg.eps},
+    "adagrad": OptimizerSpec("Adagrad", lambda cfg: {"eps": cfg.eps},
                              fused_on_cuda=False),  # torch's fused Adagrad is CPU-only
 }
-OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {name: spec.fields for name, spec in OPTIMIZERS.items()}
-# Every field some optimizer reads; one the chosen optimizer does not read must keep its default.
-TUNABLE_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(f for spec in OPTIMIZERS.values() for f in spec.fields))
 
 
 def build(param_groups: list[dict[str, Any]], cfg: ConfigLike, device) -> Any:

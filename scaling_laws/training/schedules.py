@@ -1,8 +1,8 @@
 """Learning-rate schedules: each a pure function of (0-based step, total steps, config), so a resumed run
-needs no scheduler state. ``SCHEDULES`` is the one table; config.py validates ``lr_schedule`` against it.
+needs no scheduler state. ``SCHEDULES`` has one entry per name in config.LR_SCHEDULES (the schema validates ``lr_schedule``).
 
 Warmup is ``warmup_steps = round(warmup_fraction x total_steps)`` optimizer steps (at least 1 for the
-schedules that divide by it). No torch here: config validation imports this table.
+schedules that divide by it).
 """
 from __future__ import annotations
 
