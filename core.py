@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from scaling_laws.config import ExperimentConfig
-from scaling_laws.counting import chinchilla_flops, peak_bf16_flops, tokens_processed
+from scaling_laws.counting import chinchilla_flops, flops_with_attention, peak_bf16_flops, tokens_processed
 from scaling_laws.models import architecture, build_model, param_counts
 from scaling_laws.models.parametrization import describe_mup, param_groups
 from scaling_laws.results_layout import RunPaths
@@ -27,7 +27,9 @@ from scaling_laws.status import Outcome
 from scaling_laws.training import data as data_module
 from scaling_laws.training.device import autocast_dtype, select_device
 from scaling_laws.training.distributed import DistContext
+from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
 from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
+from scaling_laws.training.regularisation import has_dropout, seed_dropout, smoothed_and_plain_loss
 from scaling_laws.training.prefetch import prefetched
 
 log = logging.getLogger("scaling")
@@ -45,6 +47,9 @@ class Trainer:
     def __init__(self, cfg: ExperimentConfig, dist: DistContext):
         self.cfg, self.dist = cfg, dist
         self.device = select_device(cfg, dist)
+        self.device_memory_gb = device_memory_gb(self.device)
+        # Sized for the declared gpu_memory_gb; sized again for this device if its memory differs.
+        self.cfg = cfg = resize_micro_batch(cfg, self.device_memory_gb)
         self.autocast_dtype = autocast_dtype(cfg, self.device)
         self.data = data_module.load_token_data(cfg.dataset, cfg.val_fraction, cfg.data_seed)
         data_module.check_fits(self.data, cfg.seq_length, cfg.vocab_size)
@@ -54,7 +59,7 @@ class Trainer:
         compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
         self.train_loss = torch.compile(self._loss) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
-        self.total_steps = total_optimizer_steps(cfg, dist.world_size)
+        self.total_steps = total_optimizer_steps(cfg)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
                                                           cfg.seq_length)
 
@@ -63,37 +68,41 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean next-token cross-entropy of the training model (compiled with it on CUDA)."""
+    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(objective, mean next-token cross-entropy) of the training model (compiled with it on CUDA): the
+        objective is label-smoothed when label_smoothing > 0, else the cross-entropy itself."""
         with self.autocast():
             logits = self.model(inputs)
-        return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        return smoothed_and_plain_loss(logits.float().flatten(0, 1), targets.flatten(), self.cfg.label_smoothing)
 
     def step_batches(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's micro-batches of optimizer step ``step`` (0-based), on the host."""
-        cfg = self.cfg
-        return [data_module.train_batch(self.data, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.seq_length,
+        cfg = self.cfg  # the micro-batch may change during the run (memory_fit): read it every step
+        accumulation = accumulation_per_rank(cfg, self.dist.world_size)
+        return [data_module.train_batch(self.data, cfg.batch_size, accumulation, cfg.seq_length,
                                         cfg.batch_seed, step, micro_step, self.dist.rank, self.dist.world_size)
-                for micro_step in range(cfg.gradient_accumulation_steps)]
+                for micro_step in range(accumulation)]
 
     def batches_from(self, start_step: int):
         """Every step's micro-batches from ``start_step`` on, made ahead on pinned memory on CUDA."""
         return prefetched(self.step_batches, range(start_step, self.total_steps), pin=self.device.type == "cuda")
 
-    def train_step(self, batches, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step over the step's micro-batches at schedule value ``lr`` (each group scaled by
-        its lr_multiplier); (mean loss, grad norm) as device tensors."""
+    def train_step(self, batches, lr: float, step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Optimizer step ``step`` (0-based) over its micro-batches at schedule value ``lr`` (each group scaled
+        by its lr_multiplier); (mean plain cross-entropy, grad norm) as device tensors."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_multiplier"]
+        if has_dropout(self.cfg):  # masks a function of (model_seed, step, rank): resume and DDP stay exact
+            seed_dropout(self.cfg.model_seed, step, self.dist.rank)
         total_loss = torch.zeros((), device=self.device)
         for micro_step, (inputs, targets) in enumerate(batches):
             is_last = micro_step == len(batches) - 1
             with self.dist.maybe_no_sync(self.model, sync=is_last):
                 # Dividing by the accumulation count makes the summed gradient the mean over micro-batches.
-                loss = self.train_loss(inputs.to(self.device, non_blocking=True),
-                                       targets.to(self.device, non_blocking=True)) / len(batches)
-                loss.backward()
-            total_loss += loss.detach()
+                objective, loss = self.train_loss(inputs.to(self.device, non_blocking=True),
+                                                  targets.to(self.device, non_blocking=True))
+                (objective / len(batches)).backward()
+            total_loss += loss.detach() / len(batches)
         clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
         self.optimizer.step()
@@ -105,10 +114,12 @@ class Trainer:
         """Mean loss over the fixed validation windows, on the eager model: evaluating never recompiles
         the training graph (grad mode and a ragged last batch would)."""
         total = torch.zeros((), device=self.device)
+        self.raw_model.eval()  # no dropout while evaluating
         for inputs, targets in self.val_batches:
             with self.autocast():
                 logits = self.raw_model(inputs.to(self.device))
             total += summed_cross_entropy(logits.flatten(0, 1), targets.to(self.device).flatten())
+        self.raw_model.train()
         return float(total) / sum(targets.numel() for _, targets in self.val_batches)
 
     def is_eval_step(self, step_done: int) -> bool:
@@ -117,6 +128,16 @@ class Trainer:
     def is_log_step(self, step_done: int) -> bool:
         """Steps after which the pending steps are read back and written (the loop's one host sync)."""
         return step_done % LOG_EVERY_STEPS == 0 or self.is_eval_step(step_done)
+
+
+def accumulation_per_rank(cfg: ExperimentConfig, ranks: int) -> int:
+    """Micro-batches per step on each of ``ranks`` processes, keeping the global batch: cfg.world_size ranks
+    accumulate gradient_accumulation_steps; fewer ranks (fewer GPUs than asked for) accumulate more."""
+    sequences = cfg.gradient_accumulation_steps * cfg.world_size
+    if sequences % ranks:
+        raise ValueError(f"{ranks} ranks cannot share world_size={cfg.world_size} x gradient_accumulation_steps="
+                         f"{cfg.gradient_accumulation_steps} micro-batches of a step equally")
+    return sequences // ranks
 
 
 LOG_EVERY_STEPS = 10  # steps read back from the device together: one host sync per window
@@ -143,23 +164,32 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     """
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
+    cfg, counts = trainer.cfg, param_counts(cfg)
     if cfg.use_mup and dist.is_main:
         log.info(describe_mup(cfg))
-    counts = param_counts(cfg)
-    record = RunRecord(cfg, paths, dist, run_metadata(cfg, counts, trainer.data, dist, trainer.device))
+    memory = memory_record(cfg, trainer.device_memory_gb, dist.world_size)
+    record = RunRecord(cfg, paths, dist, {**run_metadata(cfg, counts, trainer.data, dist, trainer.device),
+                                          "memory": memory})
     start_step, elapsed_s = record.start(trainer.raw_model, trainer.optimizer, trainer.device, trainer.total_steps)
+    if start_step > 0:  # a resumed attempt records the micro-batch it uses (this device may have sized it anew)
+        record.note_micro_batch(cfg, memory)
+
+    def fell_back(change: dict) -> None:
+        memory["oom_fallbacks"].append(change)
+        memory.update(batch_size=trainer.cfg.batch_size, gradient_accumulation_steps=trainer.cfg.gradient_accumulation_steps)
+        record.note_micro_batch(trainer.cfg, memory)
     window = StepWindow(mfu_scale=mfu_scale(cfg, trainer.device, trainer.autocast_dtype))
     status, row = Outcome.INTERRUPTED, {}
     for step, batches in zip(range(start_step, trainer.total_steps), trainer.batches_from(start_step)):
         lr = get_lr(step, cfg, trainer.total_steps)
-        window.add(step + 1, lr, *trainer.train_step(batches, lr))
+        window.add(step + 1, lr, *step_fitting_memory(trainer, batches, lr, step, fell_back))
         if trainer.is_eval_step(step + 1):
             window.val_loss = trainer.evaluate()
         alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step
         if not (trainer.is_log_step(step + 1) or alone_stopping):
             continue
         steps, elapsed_s = window.flush(elapsed_s)
-        row, diverged = log_rows(record, cfg, dist.world_size, counts.total, trainer.total_steps, steps,
+        row, diverged = log_rows(record, cfg, counts.total, trainer.total_steps, steps,
                                  window.mfu_scale)
         if diverged or step + 1 == trainer.total_steps:
             status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
@@ -220,27 +250,30 @@ def mfu_scale(cfg: ExperimentConfig, device: torch.device, autocast: Optional[to
     return None if peak is None else count(cfg) / peak
 
 
-def log_rows(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
+def log_rows(record: RunRecord, cfg: ExperimentConfig, total_params: int, total_steps: int,
              steps: list[StepRecord], mfu_per_token_s: Optional[float]) -> tuple[dict, bool]:
     """Write each step's row up to and including the first non-finite loss; (last row, diverged)."""
     row = {}
     for step in steps:
-        row = log_row(record, cfg, world_size, total_params, total_steps, step, mfu_per_token_s)
+        row = log_row(record, cfg, total_params, total_steps, step, mfu_per_token_s)
         if not math.isfinite(step.loss):
             return row, True
     return row, False
 
 
-def log_row(record: RunRecord, cfg: ExperimentConfig, world_size: int, total_params: int, total_steps: int,
+def log_row(record: RunRecord, cfg: ExperimentConfig, total_params: int, total_steps: int,
             step: StepRecord, mfu_per_token_s: Optional[float] = None) -> dict:
     """Append this step's CSV row (main process only), log eval steps with progress, and return the row."""
-    tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, world_size,
+    tokens = tokens_processed(step.step_done, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.world_size,
                               cfg.seq_length)
-    tokens_per_second = cfg.tokens_per_step * world_size / step.step_s
+    tokens_per_second = cfg.tokens_per_step / step.step_s
+    count = architecture(cfg.architecture).flops_per_token
+    with_attention = flops_with_attention(None if count is None else count(cfg), tokens)
     row = {"optimizer_step": step.step_done, "tokens_processed": tokens, "loss": f"{step.loss:.6f}",
            "val_loss": None if step.val_loss is None else f"{step.val_loss:.6f}",
            "learning_rate": f"{step.lr:.6e}", "grad_norm": f"{step.grad_norm:.6f}",
            "theoretical_flops_chinchilla": f"{chinchilla_flops(total_params, tokens):.6e}",
+           "flops_with_attention": None if with_attention is None else f"{with_attention:.6e}",
            "tokens_per_second": f"{tokens_per_second:.1f}", "elapsed_s": f"{step.elapsed_s:.3f}",
            "mfu": None if mfu_per_token_s is None else f"{tokens_per_second * mfu_per_token_s:.4f}"}
     record.append(row)

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
+from lstm_model import gen_lstm_experim, lstm_width_for
 from scaling_laws.data import DatasetMissing
 from scaling_laws.studies.registry import STUDIES, study
 
@@ -62,7 +63,7 @@ def gpu_settings() -> dict:
 @study("TRANSFORMER_SCALING")
 def transformer_scaling() -> list[dict]:
     return sum((gen_experim(d, folder_name="TRANSFORMER_SCALING", **gpu_settings())
-                for d in (128, 192, 256, 384, 512, 768, 1024)), [])
+                for d in TRANSFORMER_WIDTHS), [])
 
 
 @study("TRANSFORMER_LR_SWEEP")
@@ -78,6 +79,39 @@ def activation_experiments() -> list[dict]:
                                    activation=act, **gpu_settings())]
 
 
+TRANSFORMER_WIDTHS = (128, 192, 256, 384, 512, 768, 1024)  # TRANSFORMER_SCALING's ladder
+
+
+def transformer_non_embedding(width: int) -> int:
+    """Non-embedding parameters of gen_experim's transformer at this width (no dataset needed: N excludes V)."""
+    from scaling_laws.models import param_counts
+    from scaling_laws.validate import validate_experiment
+    return param_counts(validate_experiment(gen_experim(width)[0])).non_embedding
+
+
+def matched_lstm_width(transformer_width: int) -> int:
+    """The 2-layer LSTM width with the transformer's non-embedding count (README, "LSTMs")."""
+    return lstm_width_for(transformer_non_embedding(transformer_width))
+
+
+@study("LSTM_SCALING")
+def lstm_scaling() -> list[dict]:
+    """LSTMs over TRANSFORMER_SCALING's non-embedding range (widths 160 to 3544), 2 ranks each (DDP)."""
+    return sum((gen_lstm_experim(matched_lstm_width(d), folder_name="LSTM_SCALING", **gpu_settings())
+                for d in TRANSFORMER_WIDTHS), [])
+
+
+@study("LSTM_VS_TRANSFORMER")
+def lstm_vs_transformer() -> list[dict]:
+    """Both families at equal non-embedding parameters in one folder (Kaplan et al. 2020 fig. 7): the analysis
+    draws them on one loss-vs-N figure."""
+    folder = "LSTM_VS_TRANSFORMER"
+    return sum((gen_experim(d, label=f"transformer_d{d}", folder_name=folder, **gpu_settings())
+                + gen_lstm_experim(matched_lstm_width(d), label=f"lstm_d{matched_lstm_width(d)}",
+                                   folder_name=folder, **gpu_settings())
+                for d in (128, 256, 512, 1024)), [])
+
+
 # Seconds per run on one CPU core: checks that an installation or a cluster works end to end.
 SMOKE_SETTINGS = dict(num_layers=1, seq_length=32, target_effective_batch_size=8, max_tokens_training=8 * 32 * 30,
                       eval_interval=10, eval_sequences=16, learning_rate=3e-3)
@@ -86,6 +120,95 @@ SMOKE_SETTINGS = dict(num_layers=1, seq_length=32, target_effective_batch_size=8
 @study("SMOKE")
 def smoke() -> list[dict]:
     return sum((gen_experim(d, folder_name="SMOKE", **SMOKE_SETTINGS) for d in (8, 12, 16, 20, 24, 32)), [])
+
+
+# ----------------------------------------------------------------------------- research axes
+# A 2017 transformer (Vaswani et al. 2017: post-norm LayerNorm, sinusoidal positions, ReLU, biases, dropout and
+# label smoothing 0.1, Adam with beta2 0.98, eps 1e-9 and their schedule, Xavier init) against a modern one
+# (pre-RMSNorm, rotary, SwiGLU, AdamW, cosine). lr_schedule='transformer' reads learning_rate as the
+# paper's factor (1.0 there): the peak is learning_rate / sqrt(hidden_dim x warmup steps).
+TRANSFORMER_2017 = dict(norm="layernorm", norm_placement="post", position_encoding="sinusoidal", activation="relu",
+                        bias=True, init_scheme="xavier_uniform", embedding_dropout=0.1, attention_dropout=0.1,
+                        residual_dropout=0.1, label_smoothing=0.1, optimizer="adam", beta2=0.98, eps=1e-9,
+                        weight_decay=0.0, lr_schedule="transformer")
+MODERN = dict(norm="rmsnorm", norm_placement="pre", position_encoding="rotary", activation="swiglu",
+              optimizer="adamw", lr_schedule="cosine")
+
+
+def family_ladder(prefix: str, preset: dict, widths, learning_rates, folder: str, **settings) -> list[dict]:
+    """One family: a width ladder, each width at each learning rate (labels '<prefix>_d<d>_lr_<lr>')."""
+    ladder = sum((gen_experim(d, label=f"{prefix}_d{d}", folder_name=folder, **{**settings, **preset})
+                  for d in widths), [])
+    return create_multi_lr_experiments(ladder, learning_rates)
+
+
+@study("HISTORICAL_SCALING")
+def historical_scaling() -> list[dict]:
+    """2017 against modern, a width ladder each with its own LR sweep: the compute multiplier between them is
+    `python -m experimental_analysis.multiplier results/HISTORICAL_SCALING_lr_sweep --compare 't2017_*' 'modern_*'`."""
+    widths, settings = (128, 256, 384, 512, 768), gpu_settings()
+    return (family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, (0.5, 1.0, 2.0),
+                          "HISTORICAL_SCALING", **settings)
+            + family_ladder("modern", MODERN, widths, (5e-4, 1e-3, 2e-3, 4e-3), "HISTORICAL_SCALING", **settings))
+
+
+@study("HISTORICAL_SCALING_TINY")
+def historical_scaling_tiny() -> list[dict]:
+    """HISTORICAL_SCALING on CPU in minutes: 4 widths x 2 learning rates per family, built-in corpus."""
+    settings = {**DEMO_SETTINGS, "warmup_fraction": 0.1}
+    widths = (16, 24, 32, 48)
+    return (family_ladder("t2017", TRANSFORMER_2017, widths, (0.1, 0.2), "HISTORICAL_TINY", **settings)
+            + family_ladder("modern", MODERN, widths, (3e-3, 6e-3), "HISTORICAL_TINY", **settings))
+
+
+@study("OPTIMIZER_SCALING")
+def optimizer_scaling() -> list[dict]:
+    """SGD with Nesterov momentum 0.9 against AdamW over widths, each with its own LR sweep (SGD without
+    weight decay: torch's SGD decay is L2, which at AdamW's 0.1 would dominate the gradient)."""
+    widths, settings = (128, 256, 384, 512), gpu_settings()
+    sgd = dict(optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=0.0)
+    return (family_ladder("sgd", sgd, widths, (0.03, 0.1, 0.3, 1.0), "OPTIMIZER_SCALING", **settings)
+            + family_ladder("adamw", {"optimizer": "adamw"}, widths, (5e-4, 1e-3, 2e-3, 4e-3), "OPTIMIZER_SCALING",
+                            **settings))
+
+
+def one_axis(folder: str, field_values: dict[str, dict], widths=(128, 256, 512)) -> list[dict]:
+    """Every width with each variant (name -> fields): labels 'd<d>_<name>'."""
+    settings = gpu_settings()
+    return [exp for d in widths for name, fields in field_values.items()
+            for exp in gen_experim(d, label=f"d{d}_{name}", folder_name=folder, **{**settings, **fields})]
+
+
+@study("INIT_EXPERIMENTS")
+def init_experiments() -> list[dict]:
+    return one_axis("INIT_EXPERIMENTS", {scheme: {"init_scheme": scheme} for scheme in
+                                         ("scaled", "normal", "small", "xavier_uniform", "kaiming_normal", "torch")})
+
+
+@study("NORM_EXPERIMENTS")
+def norm_experiments() -> list[dict]:
+    variants = {f"{norm}_{placement}": {"norm": norm, "norm_placement": placement}
+                for norm in ("layernorm", "rmsnorm") for placement in ("pre", "post")}
+    return one_axis("NORM_EXPERIMENTS", {**variants, "none": {"norm": "none"}})
+
+
+@study("POSITION_EXPERIMENTS")
+def position_experiments() -> list[dict]:
+    return one_axis("POSITION_EXPERIMENTS", {p: {"position_encoding": p} for p in ("learned", "rotary", "sinusoidal")})
+
+
+@study("LR_SCHEDULE_EXPERIMENTS")
+def lr_schedule_experiments() -> list[dict]:
+    """The schedules at one peak learning rate (transformer, whose learning_rate is a factor, is HISTORICAL's)."""
+    return one_axis("LR_SCHEDULE_EXPERIMENTS", {s: {"lr_schedule": s} for s in
+                                                ("cosine", "linear", "constant", "inverse_sqrt", "one_cycle")})
+
+
+@study("ARCHITECTURE_EXPERIMENTS")
+def architecture_experiments() -> list[dict]:
+    """norm x position_encoding (issue 16's transformer variants), pre-norm."""
+    return one_axis("ARCHITECTURE_EXPERIMENTS", {f"{n}_{p}": {"norm": n, "position_encoding": p}
+                                                 for n in ("layernorm", "rmsnorm") for p in ("learned", "rotary")})
 
 
 # muP and CompleteP (README, "muP and CompleteP"; docs/mup.md). A factor-2 learning-rate grid of 8 values.

@@ -8,7 +8,7 @@ Derivation rules (each overridable by passing the field explicitly) are one tabl
 - ffn_dim    = 4 x hidden_dim for gelu/relu; for swiglu 8/3 x hidden_dim rounded up to a multiple of 8
 - max_tokens_training = round(token_to_param_ratio x N), N = total parameters, ratio 20 by default
 - batch_size x gradient_accumulation_steps == target_effective_batch_size, batch_size the largest
-               divisor that fits gpu_memory_gb under the memory rule (scaling_laws/models/memory.py)
+               divisor whose predicted step fits target_gpu_memory_usage x gpu_memory_gb (scaling_laws/models/memory.py)
 - label = "d<hidden_dim>", folder_name = "default"
 """
 from scaling_laws.migration import helper_hint

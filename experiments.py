@@ -76,8 +76,12 @@ def resolve_index(index: Optional[int], count: int) -> int:
 
 
 def lazy_train(cfg, paths, **kwargs) -> dict:
-    """core.train, imported only when an attempt trains: one that is skipped, busy or refused never loads torch."""
+    """core.train, imported only when an attempt trains: one that is skipped, busy or refused never loads torch.
+    A run with world_size > 1 trains on that many ranks (scaling_laws/running/launch.py)."""
     from core import train
+    if cfg.world_size > 1:
+        from scaling_laws.running.launch import train_on_ranks
+        return train_on_ranks(cfg, paths, "core:train", train_here=train, **kwargs)
     return train(cfg, paths, **kwargs)
 
 

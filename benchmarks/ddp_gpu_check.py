@@ -50,8 +50,7 @@ def main() -> None:
     settings = {**GPU_SETTINGS, "max_tokens_training": args.tokens}
     single = validate_experiment(gen_experim(args.width, label="single", folder_name="ddp", **settings)[0])
     train(single, run_paths_for("ddp", "single"))
-    half = {**settings, "target_effective_batch_size": settings["target_effective_batch_size"] // 2}
-    ddp = gen_experim(args.width, label="ddp2", folder_name="ddp", **half)[0]
+    ddp = gen_experim(args.width, label="ddp2", folder_name="ddp", **settings, world_size=2)[0]  # same global batch
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -32,6 +32,8 @@ def random_token_dir(tokens: int) -> str:
     rng = np.random.default_rng(0)
     for split, count in (("train", tokens), ("val", tokens // 20)):
         rng.integers(0, VOCAB, size=count, dtype=np.uint16).tofile(Path(folder) / f"{split}.bin")
+    from scaling_laws.data.prepare import describe_bins
+    describe_bins(Path(folder), "uint16", VOCAB)  # the meta.json a dataset folder needs
     return folder
 
 

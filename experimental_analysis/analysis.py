@@ -18,6 +18,11 @@ class Analysis:
     fits: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # caveats on fits that did run
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # fit name -> diagnostics.Diagnostics
+    definitions: str = "N = total parameters, C = 6ND"  # definitions.describe(): what N and C mean here
+    study: str = ""  # what was analysed, for figure titles
+    n_label: str = "parameters N (total, count)"  # figure axis labels (definitions.axis_labels)
+    c_label: str = "compute C (FLOPs, 6ND)"
 
     def attempt(self, name: str, make: Callable[[], Any]) -> None:
         """Store make()'s result under name, or the ValueError's message as the skip reason."""

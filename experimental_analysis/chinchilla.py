@@ -109,7 +109,8 @@ class ChinchillaFit:
     def predict(self, N, D) -> np.ndarray:
         """Predicted loss E + A/N^alpha + B/D^beta (broadcasting N against D)."""
         N, D = np.asarray(N, float), np.asarray(D, float)
-        return self.E + self.A / N**self.alpha + self.B / D**self.beta
+        with np.errstate(over="ignore"):  # an unidentified fit (beta in the hundreds) overflows to a 0 term
+            return self.E + self.A / N**self.alpha + self.B / D**self.beta
 
     def to_dict(self) -> dict:
         """JSON-ready summary: point estimates, intervals, allocation exponents."""

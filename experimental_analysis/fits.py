@@ -14,12 +14,13 @@ import pandas as pd
 
 from .analysis import Analysis, compute_frontier, extrapolation_check, identifiability_notes, lowest_loss_per
 from .chinchilla import fit_chinchilla
+from .diagnostics import chinchilla_diagnostics, diagnostics_lines
 from .envelope import fit_envelope
 from .isoflop import fit_isoflop
 from .kaplan import fit_kaplan
 from .learning_rate import best_learning_rates
-from .plots import (plot_chinchilla_fit, plot_isoflop, plot_loss_vs_compute, plot_lr_sweep,
-                    plot_training_curves)
+from .plots import (plot_chinchilla_fit, plot_isoflop, plot_loss_by_architecture, plot_loss_vs_compute,
+                    plot_lr_sweep, plot_training_curves)
 from .report import (chinchilla_lines, envelope_lines, extrapolation_lines, header_lines, isoflop_lines, kaplan_lines,
                      learning_rate_lines)
 
@@ -34,6 +35,10 @@ class FitInputs:
     loss_column: str  # final_val_loss or final_loss
     n_bootstrap: int  # Approach 3 bootstrap resamples
     seed: int  # bootstrap seed
+    n_excluded: int = 0  # runs left out of the fits (reported with the diagnostics)
+    definitions: str = "N = total parameters, C = 6ND"  # what total_params and flops hold (definitions.py)
+    study: str = ""  # what was analysed, for figure titles
+    axis_labels: tuple = ("parameters N (total, count)", "compute C (FLOPs, 6ND)")  # definitions.axis_labels
 
     def column(self, name: str):
         return self.runs[name].to_numpy(float)
@@ -92,6 +97,14 @@ def _runs(inputs: FitInputs) -> pd.DataFrame:
     return inputs.runs
 
 
+def _runs_of_several_architectures(inputs: FitInputs) -> pd.DataFrame:
+    """The runs, when they hold 2+ architectures (a config without the field is a transformer's); else none."""
+    runs = inputs.runs
+    families = runs["architecture"].fillna("transformer") if "architecture" in runs else pd.Series("transformer",
+                                                                                                      index=runs.index)
+    return runs.assign(architecture=families) if families.nunique() > 1 else runs.iloc[0:0]
+
+
 FITS: tuple[Fit, ...] = (
     Fit("chinchilla", _chinchilla, chinchilla_lines,
         Plot("chinchilla_fit.png", plot_chinchilla_fit, _runs, "no Approach 3 fit")),
@@ -110,16 +123,21 @@ FITS: tuple[Fit, ...] = (
 DATA_PLOTS: tuple[Plot, ...] = (
     Plot("loss_vs_compute.png", plot_loss_vs_compute, _runs, "no runs"),
     Plot("training_curves.png", plot_training_curves, lambda inputs: inputs.curves, "no training curves"),
+    Plot("loss_by_architecture.png", plot_loss_by_architecture, _runs_of_several_architectures,
+         "one architecture only"),
 )
 
 
 def run_all_fits(inputs: FitInputs) -> Analysis:
     """Every fit of FITS the data allow, in table order; caveats on Approach 3 as notes."""
-    analysis = Analysis(inputs.loss_column)
+    analysis = Analysis(inputs.loss_column, definitions=inputs.definitions, study=inputs.study,
+                        n_label=inputs.axis_labels[0], c_label=inputs.axis_labels[1])
     for fit in FITS:
         analysis.attempt(fit.name, lambda fit=fit: fit.run(inputs))
     if "chinchilla" in analysis.fits:
         analysis.notes += identifiability_notes(inputs.column("total_params"), inputs.column("tokens"))
+        analysis.diagnostics["chinchilla"] = chinchilla_diagnostics(analysis.fits["chinchilla"], inputs.runs,
+                                                                    inputs.loss_column, inputs.n_excluded)
     return analysis
 
 
@@ -129,6 +147,8 @@ def report_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: in
     for fit in FITS:
         if fit.name in analysis.fits:
             lines += fit.report(analysis.fits[fit.name])
+        if fit.name in analysis.diagnostics:
+            lines += diagnostics_lines(analysis.diagnostics[fit.name])
         if fit.name == "chinchilla":
             lines += [f"NOTE: {note}" for note in analysis.notes]
     return lines + [f"SKIPPED {name}: {why}" for name, why in analysis.skipped.items()]

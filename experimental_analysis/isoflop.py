@@ -90,8 +90,12 @@ def fit_isoflop(N, D, loss, C) -> IsoflopFit:
         else:
             rows.append((budget, np.exp(result[0]), result[1], result[2]))
     if len(rows) < 2:
+        hint = ("; most budgets hold too few sizes: the C values look unsnapped, round each run's C to its "
+                "nominal budget" if len(skipped) > 2 * max(len(rows), 1) else "")
+        listed = {f"{c:.3g}": why for c, why in skipped.items()}
         raise ValueError(f"fit_isoflop: needs at least 2 compute budgets with {MIN_SIZES_PER_BUDGET}+ model "
-                         f"sizes and a minimum inside them, got {len(rows)}; skipped budgets: {skipped}")
+                         f"sizes and a minimum inside them, got {len(rows)} (runs within {BUDGET_RTOL:.0%} of "
+                         f"each other's C share a budget); skipped budgets: {listed}{hint}")
     budgets, n_opt, loss_opt = (np.array([r[k] for r in rows]) for k in range(3))
     d_opt = budgets / (6 * n_opt)
     return IsoflopFit(budgets=budgets, N_opt=n_opt, D_opt=d_opt, loss_opt=loss_opt, parabolas=[r[3] for r in rows],

@@ -1,9 +1,6 @@
 """Read training results (see results_layout.py) into pandas tables: one row per run, or per step.
 
-"Final" loss, defined once here: the mean of the last FINAL_WINDOW non-empty values of the
-column (training loss is logged every step, validation loss on eval steps only), which
-smooths step-to-step noise without reaching back into the decay phase. A non-finite value
-among them (a diverged run) makes the final value non-finite.
+The final loss of a run (the fit target) and its best loss follow the one rule in final_loss.py.
 """
 from __future__ import annotations
 
@@ -11,20 +8,12 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import pandas as pd
 
 from scaling_laws.results_layout import CSV_COLUMNS, RunPaths, done_summary, read_json, read_metrics_rows
 from scaling_laws.status import RunStatus
 
-FINAL_WINDOW = 3  # "final" = mean of the last 3 non-empty values
-
-
-def final_value(cells: list[str], window: int = FINAL_WINDOW) -> float:
-    """Mean of the last `window` non-empty cells as floats; NaN if there are none."""
-    values = [float(c) for c in cells if c not in ("", None)][-window:]
-    return float(np.mean(values)) if values else float("nan")
-
+from .final_loss import best_loss, final_loss
 
 def _labels(folder: Path) -> list[str]:
     """Run labels in a study folder: from metrics CSVs and config files."""
@@ -65,8 +54,10 @@ def _read_run(folder: Path, label: str) -> Optional[dict]:
             "steps": int(last.get("optimizer_step", 0) or 0),
             "tokens": float(last.get("tokens_processed") or "nan"),
             "flops": float(last.get("theoretical_flops_chinchilla") or "nan"),
-            "final_loss": final_value([r["loss"] for r in rows]),
-            "final_val_loss": final_value([r["val_loss"] for r in rows]),
+            "flops_with_attention": float(last.get("flops_with_attention") or "nan"),
+            "final_loss": final_loss(r["loss"] for r in rows), "best_loss": best_loss(r["loss"] for r in rows),
+            "final_val_loss": final_loss(r["val_loss"] for r in rows),
+            "best_val_loss": best_loss(r["val_loss"] for r in rows),
             "status": done["status"] if done else RunStatus.INCOMPLETE.value}  # no .done: running, crashed or cancelled
 
 
@@ -90,7 +81,8 @@ def load_runs(*result_dirs) -> pd.DataFrame:
     """One row per run across all result_dirs (study folders or results roots), de-duplicated.
 
     Columns: the config fields, folder, label, path, total_params, non_embedding_params,
-    dataset_sha256, steps, tokens (D), flops (C), final_loss, final_val_loss, status.
+    dataset_sha256, steps, tokens (D), flops (C = 6ND), flops_with_attention (NaN in CSVs older than
+    that column), final_loss, best_loss, final_val_loss, best_val_loss (final_loss.py), status.
     """
     if not result_dirs:
         raise ValueError("load_runs: pass at least one results directory")
@@ -117,6 +109,7 @@ def load_curves(*result_dirs) -> pd.DataFrame:
         rows = read_metrics_rows(RunPaths(Path(run.path), run.label).csv)
         steps = pd.DataFrame(rows, columns=list(CSV_COLUMNS)).apply(pd.to_numeric, errors="coerce")
         frames.append(steps.assign(folder=run.folder, label=run.label, run=f"{run.folder}/{run.label}",
-                                   total_params=run.total_params, tokens=steps["tokens_processed"],
+                                   total_params=run.total_params, non_embedding_params=run.non_embedding_params,
+                                   tokens=steps["tokens_processed"],
                                    flops=steps["theoretical_flops_chinchilla"]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import Analysis
-
-REPORT_BUDGETS = (1e18, 1e20, 1e22, 1e24)  # FLOP budgets for the compute-optimal table
+from .final_loss import DIVERGENCE_RATIO, RULE
+from .isoflop import BUDGET_RTOL
 
 
 def _interval(pair) -> str:
@@ -16,17 +16,13 @@ def _interval(pair) -> str:
     return "" if pair is None or not np.all(np.isfinite(pair)) else f"[{pair[0]:.4g}, {pair[1]:.4g}]"
 
 
-def chinchilla_lines(fit, budgets=REPORT_BUDGETS) -> list[str]:
-    """Parameters with intervals, allocation exponents, and N_opt/D_opt for a few budgets."""
+def chinchilla_lines(fit) -> list[str]:
+    """Parameters with intervals and the allocation exponents (predictions: diagnostics.py)."""
     ci = fit.intervals
     level = f"{100 * fit.confidence:.0f}% bootstrap, {len(fit.draws)} resamples"
     lines = [f"Approach 3 ({fit.n_runs} runs): {fit.estimator}", f"  {'param':<8}{'estimate':>12}  interval ({level})"]
     for name in ("E", "A", "B", "alpha", "beta", "a", "b"):
         lines.append(f"  {name:<8}{getattr(fit, name):>12.4g}  {_interval(ci[name])}")
-    lines.append(f"  {'C (FLOPs)':<12}{'N_opt':>12}{'':>26}{'D_opt':>12}")
-    for C in budgets:
-        lines.append(f"  {C:<12.0e}{fit.N_opt(C):>12.4g} {_interval(fit.N_opt_interval(C)):<25}"
-                     f"{fit.D_opt(C):>12.4g} {_interval(fit.D_opt_interval(C))}")
     return lines
 
 
@@ -36,7 +32,16 @@ def extrapolation_lines(x: dict) -> list[str]:
 
 
 def isoflop_lines(fit) -> list[str]:
-    return [f"Approach 2 ({len(fit.budgets)} budgets): N_opt ~ C^{fit.a:.3f}, D_opt ~ C^{fit.b:.3f}"]
+    """The exponents, how runs were grouped into budgets, and a hint when the budgets look unsnapped."""
+    groups = len(fit.budgets) + len(fit.skipped)
+    lines = [f"Approach 2 ({len(fit.budgets)} budgets): N_opt ~ C^{fit.a:.3f}, D_opt ~ C^{fit.b:.3f}",
+             f"  runs whose C differ by less than {BUDGET_RTOL:.0%} share a budget: {groups} budgets, "
+             f"{len(fit.skipped)} not used"]
+    lines += [f"  budget C={c:.3g} not used: {why}" for c, why in list(fit.skipped.items())[:5]]
+    if len(fit.skipped) > 2 * len(fit.budgets):
+        lines.append(f"  FLAG most budgets hold too few sizes: the C values look unsnapped (e.g. digitised); "
+                     "round each run's C to its nominal budget before fitting")
+    return lines
 
 
 def envelope_lines(fit) -> list[str]:
@@ -55,7 +60,8 @@ def learning_rate_lines(table) -> list[str]:
 
 def header_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: int) -> list[str]:
     """What was fitted, and every excluded run with its reason."""
-    lines = [f"Fitting {n_used} runs on {analysis.loss_column} (final = mean of the last 3 logged values)"]
+    lines = [f"Fitting {n_used} runs on {analysis.loss_column} (final = {RULE}; diverged = final > "
+             f"{DIVERGENCE_RATIO:g} x the run's best); {analysis.definitions}"]
     return lines + [f"WARNING: excluded {run}: {why}" for run, why in excluded]
 
 
@@ -68,10 +74,13 @@ def _jsonable(value):
 
 def write_fit_json(path: Path, analysis: Analysis, excluded: list[tuple[str, str]], runs_used: list[str]) -> None:
     """fit.json: every fit's summary, the skipped fits and excluded runs with reasons."""
-    payload = {"loss_column": analysis.loss_column, "runs_used": runs_used,
+    payload = {"loss_column": analysis.loss_column, "final_loss_rule": RULE,
+               "divergence_rule": f"final > {DIVERGENCE_RATIO:g} x the run's best value of the column",
+               "runs_used": runs_used,
                "excluded_runs": [{"run": run, "reason": why} for run, why in excluded],
                "fits": {name: _jsonable(fit) for name, fit in analysis.fits.items()},
-               "skipped_fits": analysis.skipped, "notes": analysis.notes}
+               "skipped_fits": analysis.skipped, "notes": analysis.notes, "definitions": analysis.definitions,
+               "diagnostics": {name: d.to_dict() for name, d in analysis.diagnostics.items()}}
     Path(path).write_text(json.dumps(_finite_or_null(payload), indent=2, default=float, allow_nan=False) + "\n")
 
 

@@ -6,6 +6,8 @@ import pandas as pd
 
 from scaling_laws.status import RunStatus
 
+from .final_loss import divergence_reason
+
 
 def choose_loss_column(runs: pd.DataFrame) -> str:
     """final_val_loss when every complete run has one, else final_loss."""
@@ -20,6 +22,11 @@ def _exclusion_reason(run, loss_column: str) -> str:
         return f"status {run['status']}"
     if not np.isfinite(float(run[loss_column])):
         return f"{loss_column} is not finite"
+    best_column = loss_column.replace("final_", "best_", 1)
+    if best_column in run.index:
+        diverged = divergence_reason(float(run[loss_column]), float(run[best_column]), loss_column[len("final_"):])
+        if diverged:
+            return diverged
     values = [float(run[c]) if run[c] is not None else float("nan") for c in ("total_params", "tokens", "flops")]
     if not all(np.isfinite(v) and v > 0 for v in values):
         return "missing or non-positive total_params/tokens/flops"
@@ -36,7 +43,8 @@ def _suboptimal_lr(runs: pd.DataFrame, loss_column: str) -> pd.Series:
 def select_runs(runs: pd.DataFrame, loss_column: str) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """(runs to fit, [(folder/label, reason) for each excluded run]).
 
-    Excluded: not complete (incomplete or diverged), non-finite loss, unknown size, and, in
+    Excluded: not complete (incomplete or diverged), non-finite loss, finite but diverged (final
+    above DIVERGENCE_RATIO x the run's best, final_loss.py), unknown size, and, in
     learning-rate sweeps, every LR but the best for its (N, D): the laws describe tuned runs.
     """
     reasons = runs.apply(lambda run: _exclusion_reason(run, loss_column), axis=1)

@@ -17,8 +17,25 @@ from typing import Any, Optional
 
 from scaling_laws.migration import field_hint, value_hint
 
-ACTIVATIONS = ("gelu", "relu", "swiglu")
-LR_SCHEDULES = ("cosine", "linear", "constant")
+ACTIVATIONS = ("gelu", "relu", "silu", "swiglu", "geglu", "glu")  # the last three gated (models/transformer/mlp.py)
+NORMS = ("layernorm", "rmsnorm", "none")
+NORM_PLACEMENTS = ("pre", "post")
+POSITION_ENCODINGS = ("learned", "rotary", "sinusoidal")
+INIT_SCHEMES = ("scaled", "normal", "small", "xavier_uniform", "kaiming_normal", "torch")
+TOKEN_RULES = ("chinchilla", "kaplan")
+LR_SCHEDULES = ("cosine", "linear", "constant", "inverse_sqrt", "transformer", "one_cycle")  # training/schedules.py
+# Each optimizer and the config fields it reads besides learning_rate (training/optimizers.py builds them).
+OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {
+    "adamw": ("beta1", "beta2", "eps", "weight_decay"),
+    "adam": ("beta1", "beta2", "eps", "weight_decay"),
+    "sgd": ("momentum", "nesterov", "weight_decay"),
+    "rmsprop": ("alpha", "eps", "momentum", "weight_decay"),
+    "adagrad": ("eps", "weight_decay"),
+}
+# Every field some optimizer reads; one the chosen optimizer does not read must keep its default.
+TUNABLE_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(f for fields in OPTIMIZER_FIELDS.values() for f in fields))
+MUP_OPTIMIZERS = ("adamw", "adam")  # optimizers whose muP learning-rate rules are built
+DROPOUT_FIELDS = ("embedding_dropout", "attention_dropout", "residual_dropout")
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("auto", "on", "off")
@@ -48,8 +65,16 @@ class ExperimentConfig:
     num_layers: int  # blocks (gen_experim: max(2, hidden_dim // 64))
     num_heads: int  # attention heads; must divide hidden_dim (gen_experim: head size about 64)
     ffn_dim: int  # MLP inner width (gen_experim: 4d for gelu/relu, ~8d/3 for swiglu)
-    activation: str = "gelu"  # MLP nonlinearity: gelu, relu or swiglu
+    activation: str = "gelu"  # MLP nonlinearity: gelu, relu, silu, or gated swiglu, geglu, glu (Shazeer 2020)
     tie_embeddings: bool = True  # share input embedding and output projection weights
+    norm: str = "layernorm"  # normalisation: layernorm (scale and bias), rmsnorm (scale; Zhang & Sennrich 2019) or none
+    norm_placement: str = "pre"  # pre: x + f(norm(x)) and a final norm (GPT-2); post: norm(x + f(x)), no final norm (Vaswani et al. 2017)
+    position_encoding: str = "learned"  # learned (a trained table), rotary (Su et al. 2021, on q and k) or sinusoidal (Vaswani et al. 2017, fixed)
+    bias: bool = False  # biases in every linear layer (attention, MLP, untied head); norms keep their own
+    init_scheme: str = "scaled"  # scaled (GPT-2: N(0, 0.02), residual outputs / sqrt(2L)), normal, small, xavier_uniform, kaiming_normal, torch (models/transformer/init.py)
+    embedding_dropout: float = 0.0  # dropout on the embedded input (token + position), in [0, 1)
+    attention_dropout: float = 0.0  # dropout on the attention probabilities, in [0, 1)
+    residual_dropout: float = 0.0  # dropout on each residual branch's output before it is added, in [0, 1)
     vocab_size: int  # token vocabulary (gen_experim: the dataset's, 256 for bytes); may exceed the dataset's, not be below
     seq_length: int = 128  # tokens per training sequence (context length)
     # --- muP and CompleteP (models/mup.py; README, "muP"): hyperparameters tuned at the base shape transfer ---
@@ -62,22 +87,31 @@ class ExperimentConfig:
     completep_alpha: float = 0.0  # depth exponent: branches x (base/L)^alpha; 0 width-only muP, 0.5 depth-muP, 1 CompleteP
     completep_base_depth: Optional[int] = None  # num_layers the hyperparameters were tuned at; needed when completep_alpha > 0
     # --- token budget ---
-    token_to_param_ratio: float = 20.0  # D/N used to derive max_tokens_training (Chinchilla: 20)
+    token_rule: str = "chinchilla"  # how max_tokens_training is derived: chinchilla (token_to_param_ratio x N) or kaplan (5000 N^0.74, Kaplan et al. 2020 eq. 4.4)
+    token_to_param_ratio: float = 20.0  # D/N used to derive max_tokens_training (Chinchilla: 20); read by token_rule=chinchilla
     max_tokens_training: int  # training tokens (gen_experim: token_to_param_ratio x N); the run stops at the first step reaching it
     # --- batch ---
-    target_effective_batch_size: int = 32  # sequences per optimizer step per process (x world_size under DDP)
+    target_effective_batch_size: int = 32  # sequences per optimizer step, all ranks together (the global batch)
+    world_size: int = 1  # processes training the run together (DDP); each takes 1/world_size of the global batch
     batch_size: int  # micro-batch: sequences per forward pass on one device (gen_experim: memory rule)
-    gradient_accumulation_steps: int  # micro-batches per optimizer step (target_effective_batch_size / batch_size)
-    gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for
+    gradient_accumulation_steps: int  # micro-batches per optimizer step per rank (target / (batch_size x world_size))
+    gpu_memory_gb: float = 80.0  # device memory the micro-batch is sized for at definition time
+    target_gpu_memory_usage: float = 0.85  # share of device memory a step may fill (predicted peak + CUDA context)
+    micro_batch_fixed: bool = False  # the user set batch_size or gradient_accumulation_steps: never resized at run time
     # --- optimiser and schedule ---
-    learning_rate: float = 1e-3  # peak AdamW learning rate
-    lr_schedule: str = "cosine"  # decay after warmup: cosine, linear or constant
+    optimizer: str = "adamw"  # adamw, adam, sgd, rmsprop or adagrad (training/optimizers.py: the fields each reads)
+    learning_rate: float = 1e-3  # peak learning rate (lr_schedule=transformer: its factor, see schedules.py)
+    lr_schedule: str = "cosine"  # cosine, linear, constant (warmup, then decay), inverse_sqrt, transformer (Vaswani et al. 2017), one_cycle
     warmup_fraction: float = 0.05  # fraction of optimizer steps with linear warmup from 0
     min_lr_ratio: float = 0.1  # floor of the decay, as a fraction of learning_rate
-    weight_decay: float = 0.1  # AdamW decoupled weight decay on matrices (not norms/biases)
-    beta1: float = 0.9  # AdamW first-moment decay
-    beta2: float = 0.95  # AdamW second-moment decay
-    eps: float = 1e-8  # AdamW denominator epsilon
+    weight_decay: float = 0.1  # weight decay on matrices (not norms/biases): decoupled for adamw, L2 for the others
+    beta1: float = 0.9  # Adam(W) first-moment decay
+    beta2: float = 0.95  # Adam(W) second-moment decay
+    eps: float = 1e-8  # denominator epsilon of adamw, adam, rmsprop, adagrad
+    momentum: float = 0.0  # heavy-ball momentum of sgd and rmsprop, in [0, 1)
+    nesterov: bool = False  # Nesterov momentum for sgd (needs momentum > 0)
+    alpha: float = 0.99  # rmsprop's squared-gradient smoothing, in [0, 1)
+    label_smoothing: float = 0.0  # training objective smoothed toward uniform (Szegedy et al. 2016); the CSV loss stays plain cross-entropy
     grad_clip: float = 1.0  # clip global grad norm at this value; 0 disables clipping
     # --- evaluation ---
     eval_interval: int = 50  # optimizer steps between validation passes (and at the last step)
@@ -100,8 +134,8 @@ class ExperimentConfig:
 
     @property
     def tokens_per_step(self) -> int:
-        """Tokens in one optimizer step on one process (multiply by world size for DDP)."""
-        return self.batch_size * self.gradient_accumulation_steps * self.seq_length
+        """Tokens in one optimizer step, all ranks together (target_effective_batch_size x seq_length)."""
+        return self.batch_size * self.gradient_accumulation_steps * self.world_size * self.seq_length
 
 
 FIELD_NAMES = tuple(f.name for f in fields(ExperimentConfig))
@@ -156,8 +190,20 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
                                + (f" ({original})" if original else ""))
 
 
+# Fields with a fixed set of values, checked as soon as they are given (derivation rules read some of them).
+CHOICES = {"activation": ACTIVATIONS, "lr_schedule": LR_SCHEDULES, "norm": NORMS, "norm_placement": NORM_PLACEMENTS,
+           "position_encoding": POSITION_ENCODINGS, "init_scheme": INIT_SCHEMES, "token_rule": TOKEN_RULES,
+           "optimizer": tuple(OPTIMIZER_FIELDS), "dtype": DTYPES, "device": DEVICES, "compile": COMPILE_MODES}
+
+
+def _check_choices(values: dict[str, Any]) -> None:
+    for name, allowed in CHOICES.items():
+        if name in values:
+            _check_choice(name, values[name], allowed)
+
+
 POSITIVE = ("hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "seq_length", "max_tokens_training",
-            "target_effective_batch_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
+            "target_effective_batch_size", "world_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
             "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs",
             "mup_base_width", "mup_base_head_dim", "mup_output_multiplier", "mup_embedding_lr_multiplier",
             "completep_base_depth")
@@ -182,6 +228,7 @@ def check_given_fields(values: dict[str, Any]) -> None:
     check_known_keys(values)
     _check_types(values)
     _check_numbers(values)
+    _check_choices({k: v for k, v in values.items() if k != "compile"})  # compile=True is an alias, read later
 
 
 def check_safe_name(name: str, value: str) -> None:
@@ -194,21 +241,27 @@ def check_safe_name(name: str, value: str) -> None:
 def _check_values(cfg: ExperimentConfig) -> None:
     check_safe_name("label", cfg.label)
     check_safe_name("folder_name", cfg.folder_name)
-    _check_choice("activation", cfg.activation, ACTIVATIONS)
-    _check_choice("lr_schedule", cfg.lr_schedule, LR_SCHEDULES)
-    _check_choice("dtype", cfg.dtype, DTYPES)
-    _check_choice("device", cfg.device, DEVICES)
-    _check_choice("compile", cfg.compile, COMPILE_MODES)
+    _check_choices(cfg.to_dict())
+    _check_optimizer_fields(cfg)
+    for name in DROPOUT_FIELDS + ("label_smoothing",):
+        _require(0 <= getattr(cfg, name) < 1, f"{name}={getattr(cfg, name)!r} must be in [0, 1)")
     _check_numbers(cfg.to_dict())
-    _require(cfg.batch_size * cfg.gradient_accumulation_steps == cfg.target_effective_batch_size,
+    global_batch = cfg.batch_size * cfg.gradient_accumulation_steps * cfg.world_size
+    _require(global_batch == cfg.target_effective_batch_size,
              f"batch_size={cfg.batch_size} x gradient_accumulation_steps={cfg.gradient_accumulation_steps} "
-             f"= {cfg.batch_size * cfg.gradient_accumulation_steps} != target_effective_batch_size="
+             f"x world_size={cfg.world_size} = {global_batch} != target_effective_batch_size="
              f"{cfg.target_effective_batch_size}; set them so the product is exact")
+    _require(0 < cfg.target_gpu_memory_usage <= 1,
+             f"target_gpu_memory_usage={cfg.target_gpu_memory_usage!r} must be in (0, 1]: a share of device memory")
     _require(0 <= cfg.warmup_fraction < 1, f"warmup_fraction={cfg.warmup_fraction!r} must be in [0, 1)")
     _require(0 < cfg.val_fraction < 1, f"val_fraction={cfg.val_fraction!r} must be in (0, 1)")
     _require(0 <= cfg.min_lr_ratio <= 1, f"min_lr_ratio={cfg.min_lr_ratio!r} must be in [0, 1]")
     _require(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1,
              f"beta1={cfg.beta1!r}, beta2={cfg.beta2!r} must each be in [0, 1)")
+    _require(0 <= cfg.momentum < 1, f"momentum={cfg.momentum!r} must be in [0, 1)")
+    _require(0 <= cfg.alpha < 1, f"alpha={cfg.alpha!r} must be in [0, 1)")
+    _require(not cfg.nesterov or cfg.momentum > 0,
+             f"nesterov=True needs momentum > 0 (momentum={cfg.momentum!r}); set momentum, e.g. 0.9")
     _require(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay!r} must be >= 0")
     _require(cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip!r} must be >= 0 (0 disables clipping)")
     _check_mup(cfg)
@@ -218,6 +271,10 @@ def _check_mup(cfg: ExperimentConfig) -> None:
     """muP needs its base width; CompleteP (completep_alpha > 0) needs muP and its base depth."""
     _check_choice("mup_weight_decay", cfg.mup_weight_decay, MUP_WEIGHT_DECAY_RULES)
     if cfg.use_mup:
+        # muP's per-group rules here are Adam's (Tensor Programs V table 3); SGD has its own table, not built.
+        _require(cfg.optimizer in MUP_OPTIMIZERS,
+                 f"use_mup=True with optimizer={cfg.optimizer!r} is refused: the muP rules built are Adam's (Tensor "
+                 f"Programs V, table 3); choose optimizer={' or '.join(map(repr, MUP_OPTIMIZERS))}, or set use_mup=False")
         _require(cfg.mup_base_width is not None,
                  "use_mup=True needs mup_base_width: the width the learning rate and multipliers were tuned at")
         head_dim = cfg.mup_base_head_dim or cfg.hidden_dim // cfg.num_heads
@@ -240,6 +297,18 @@ def _check_mup(cfg: ExperimentConfig) -> None:
     else:
         _require(cfg.completep_base_depth is None, f"completep_base_depth={cfg.completep_base_depth!r} is only "
                  "read with completep_alpha > 0; set completep_alpha (1 for CompleteP) or remove it")
+
+
+def _check_optimizer_fields(cfg: ExperimentConfig) -> None:
+    """A field that only other optimizers read must keep its default: a value set there would do nothing."""
+    reads = OPTIMIZER_FIELDS[cfg.optimizer]
+    default = defaults()
+    for name in TUNABLE_FIELDS:
+        value = getattr(cfg, name)
+        _require(name in reads or value == default[name],
+                 f"{name}={value!r} is not read by optimizer={cfg.optimizer!r}, which reads {', '.join(reads)}; "
+                 f"remove {name} (default {default[name]!r}) or choose an optimizer that reads it: "
+                 + ", ".join(opt for opt, fields in OPTIMIZER_FIELDS.items() if name in fields))
 
 
 def check_dataset_exists(cfg: ExperimentConfig) -> None:

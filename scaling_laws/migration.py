@@ -65,15 +65,15 @@ ff_ratio | ffn_dim | an absolute width: ffn_dim = ff_ratio x hidden_dim (derived
     8/3 x hidden_dim)
 hidden_size | hidden_dim | one width field for every architecture
 gpu_type | gpu_memory_gb | the device memory the micro-batch is sized for, in GB (V100 32, A100 40 or 80,
-    H100 80, H200 141); 80% of it is used
-target_gpu_memory_usage | gpu_memory_gb | the micro-batch rule uses 80% of gpu_memory_gb; lower gpu_memory_gb
-    to leave more headroom
+    H100 80, H200 141); target_gpu_memory_usage of it is used, and the run sizes again for the GPU it gets
 use_amp | dtype | dtype='auto' (the default) trains in bf16 autocast on CUDA and fp32 on CPU; 'float32' turns
     mixed precision off (there is no fp16 GradScaler path)
 pos_encoding | position_encoding | learned, rotary or sinusoidal; default learned, the original's rotary
 norm_type | norm | layernorm or rmsnorm (the original's 'layer' and 'rms'); default layernorm
 modern_bias_0 | bias | bias=False drops the biases of linear layers, as modern_bias_0=True did
-sgd_momentum | momentum | with optimizer='sgd'
+sgd_momentum | momentum | with optimizer='sgd'; default 0.0 here, the original's 0.9
+dropout | embedding_dropout attention_dropout residual_dropout | one dropout is three here; set all three for
+    the original's one
 sgd_nesterov | nesterov | with optimizer='sgd'
 rmsprop_alpha | alpha | with optimizer='rmsprop'
 scaling_law | token_rule | chinchilla (D = token_to_param_ratio x N) or kaplan (D proportional to N^0.74); or
@@ -111,6 +111,7 @@ ORIGINAL_VALUES: dict[tuple[str, str], str] = {
     ("norm", "layer"): "norm='layernorm' is the original's norm_type='layer'",
     ("norm", "rms"): "norm='rmsnorm' is the original's norm_type='rms'",
     ("activation", "swish"): "swish is silu",
+    ("init_scheme", "bert_gpt"): "init_scheme='normal' is the original's bert_gpt: N(0, 0.02) everywhere",
 }
 
 ORIGINAL_HELPERS: dict[str, str] = {

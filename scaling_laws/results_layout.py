@@ -35,6 +35,7 @@ CSV_COLUMNS = (
     "learning_rate",  # learning rate used for this step
     "grad_norm",  # global gradient norm before clipping
     "theoretical_flops_chinchilla",  # 6 x total_params x tokens_processed
+    "flops_with_attention",  # the architecture's FLOPs per token (6N + attention) x tokens_processed; counting.py
     "tokens_per_second",  # training throughput (all ranks), averaged over the steps logged together
     "mfu",  # model FLOPs utilisation: tokens/s x flops_per_token / device bf16 peak; empty on CPU
     "elapsed_s",  # wall-clock seconds of training so far (summed across resumes)
@@ -183,6 +184,16 @@ class MetricsCsv:
         if len(complete) < rows:
             return None
         return b"".join(line + b"\n" for line in complete[:rows])
+
+    def old_header(self) -> Optional[str]:
+        """The file's header line when it is not CSV_HEADER (a CSV written by a version with other
+        columns), else None (also when the file is missing)."""
+        try:
+            with open(self.path, "rb") as handle:
+                first = handle.readline()
+        except FileNotFoundError:
+            return None
+        return None if first == CSV_HEADER.encode() else first.decode(errors="replace").strip()
 
     def intact_rows(self) -> int:
         """How many complete rows the file holds (for messages)."""

@@ -15,7 +15,7 @@ from scaling_laws.config import ConfigError, ExperimentConfig, build_config, che
 from scaling_laws.data.meta import META_NAME
 from scaling_laws.data.spec import summarize
 from scaling_laws.models import ARCHITECTURES, architecture
-from scaling_laws.models.memory import model_state_bytes
+from scaling_laws.models.memory import GIB, estimate, usable_bytes
 
 RunKey = tuple[str, str]  # (folder_name, label)
 _deferred: ContextVar[Optional[dict[RunKey, str]]] = ContextVar("deferred_problems", default=None)
@@ -77,17 +77,24 @@ def _check_machine(cfg: ExperimentConfig) -> None:
 
 
 def check_fits_device(cfg: ExperimentConfig) -> None:
-    """The model's training state plus one sequence's activations must fit in gpu_memory_gb, or no micro-batch can.
+    """Refuse what cannot run on a device of gpu_memory_gb: a model whose step with one sequence does not fit the
+    whole device, or a micro-batch the user fixed whose predicted step does not.
 
-    The micro-batch rule (models/memory.py) keeps a margin and falls back to one sequence when even
-    that does not fit it; this check refuses only what cannot fit in the whole device.
+    The micro-batch rule (models/memory.py) keeps within target_gpu_memory_usage and falls back to one
+    sequence when even that does not fit it; this check refuses only what cannot fit in the whole device.
     """
-    arch = architecture(cfg.architecture)
-    total = arch.param_counts(cfg).total
-    needed = model_state_bytes(total) + arch.activation_bytes_per_sequence(cfg)
-    if needed > cfg.gpu_memory_gb * 2**30:
+    device = usable_bytes(cfg.gpu_memory_gb, 1.0)
+    one = estimate(cfg, batch_size=1, accumulation=cfg.target_effective_batch_size)
+    if one.device_bytes > device:
+        total = one.parameters // 4
         raise ConfigError(
             f"hidden_dim={cfg.hidden_dim} (num_layers={cfg.num_layers}) makes a model of {total:.3g} parameters "
-            f"that needs {needed / 2**30:.3g} GiB for its training state and one sequence, more than "
+            f"that needs {one.device_bytes / GIB:.3g} GiB for its training state and one sequence, more than "
             f"gpu_memory_gb={cfg.gpu_memory_gb:g}; use a smaller model, or raise gpu_memory_gb if the device "
             "really has that much")
+    needed = estimate(cfg).device_bytes
+    if cfg.micro_batch_fixed and needed > device:
+        raise ConfigError(
+            f"batch_size={cfg.batch_size} (gradient_accumulation_steps={cfg.gradient_accumulation_steps}) needs a "
+            f"predicted {needed / GIB:.3g} GiB per step, more than gpu_memory_gb={cfg.gpu_memory_gb:g}; set a "
+            "smaller batch_size, or leave batch_size and gradient_accumulation_steps unset to have them derived")

@@ -19,7 +19,7 @@ def test_resolved_experiment_validates_and_round_trips():
 
 @pytest.mark.parametrize("changes, fragment", [
     (dict(num_heads=6, hidden_dim=64, ffn_dim=256), "num_heads=6 does not divide hidden_dim=64"),
-    (dict(activation="tanh"), "activation='tanh' is not allowed; choose one of gelu, relu, swiglu"),
+    (dict(activation="tanh"), "activation='tanh' is not allowed; choose one of gelu, relu, silu, swiglu, geglu, glu"),
     (dict(batch_size=3), "!= target_effective_batch_size"),
     (dict(learning_rate=-1.0), "learning_rate=-1.0 must be > 0"),
     (dict(warmup_fraction=1.5), "warmup_fraction=1.5 must be in [0, 1)"),

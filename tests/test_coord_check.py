@@ -1,9 +1,16 @@
-"""The coordinate check (models/coord_check.py) as a test that can fail: under muP every hidden and residual
+"""The coordinate check (benchmarks/coord_check.py) as a test that can fail: under muP every hidden and residual
 activation is flat in width, under the standard parametrization it grows; CompleteP is flat in depth where
 width-only muP grows."""
 from __future__ import annotations
 
-from scaling_laws.models.coord_check import coord_check, main, slopes
+import importlib.util
+
+from conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location("coord_check", ROOT / "benchmarks" / "coord_check.py")
+_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tool)
+coord_check, main, slopes = _tool.coord_check, _tool.main, _tool.slopes
 
 HIDDEN = ("blocks.0", "blocks.0.attn", "blocks.0.mlp", "blocks.1", "blocks.1.attn", "blocks.1.mlp")
 WIDTH_LR = DEPTH_LR = 3e-3  # large for these models, below where the smallest ones turn chaotic

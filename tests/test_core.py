@@ -37,7 +37,7 @@ def test_tiny_run_writes_the_results_contract_and_learns(tiny_fields):
     with open(paths.csv) as handle:
         assert tuple(next(csv.reader(handle))) == CSV_COLUMNS
     rows = read_metrics_rows(paths.csv)
-    steps = total_optimizer_steps(cfg, 1)
+    steps = total_optimizer_steps(cfg)
     assert [int(r["optimizer_step"]) for r in rows] == list(range(1, steps + 1))
     val = [float(r["val_loss"]) for r in rows if r["val_loss"]]
     assert len(val) == math.ceil(steps / cfg.eval_interval)
@@ -47,6 +47,10 @@ def test_tiny_run_writes_the_results_contract_and_learns(tiny_fields):
         tokens = int(row["optimizer_step"]) * cfg.batch_size * cfg.gradient_accumulation_steps * cfg.seq_length
         assert int(row["tokens_processed"]) == tokens
         assert float(row["theoretical_flops_chinchilla"]) == pytest.approx(6 * total * tokens, rel=1e-6)
+        attention = 12 * cfg.num_layers * cfg.hidden_dim * cfg.seq_length  # per token, on top of 6N (PaLM app. B)
+        position = cfg.seq_length * cfg.hidden_dim
+        assert float(row["flops_with_attention"]) == pytest.approx((6 * (total - position) + attention) * tokens,
+                                                                   rel=1e-6)
     meta = read_json(paths.config_json)
     assert meta["config"] == cfg.to_dict() and meta["total_params"] == total
     assert len(meta["dataset"]["sha256"]) == 64 and meta["world_size"] == 1
@@ -91,5 +95,5 @@ def test_divergence_is_recorded_and_stops_the_run(tiny_fields):
     cfg = tiny_config(tiny_fields, learning_rate=1e6, grad_clip=0.0, warmup_fraction=0.0)
     summary, paths = run(cfg)
     assert summary["status"] == "diverged"
-    assert summary["optimizer_steps"] < total_optimizer_steps(cfg, 1)
+    assert summary["optimizer_steps"] < total_optimizer_steps(cfg)
     assert read_json(paths.done_marker)["status"] == "diverged"

@@ -103,9 +103,27 @@ def test_gpu_studies_name_a_prepared_corpus_and_say_so_while_it_is_missing(bpe_d
     listing = cli("--list", env_extra={"SCALING_GPU_DATASET": str(tmp_path / "none")})
     assert listing.returncode == 0, listing.stderr  # waiting for data is not broken
     assert "TRANSFORMER_SCALING            -     needs data (below)" in listing.stdout
-    assert ("needs data: ACTIVATION_EXPERIMENTS, COMPLETEP_LADDER, MUP_TRANSFER, TRANSFORMER_LR_SWEEP, TRANSFORMER_SCALING: "
-            "the GPU studies train on "
+    assert ("needs data: ACTIVATION_EXPERIMENTS, ARCHITECTURE_EXPERIMENTS, COMPLETEP_LADDER, HISTORICAL_SCALING, "
+            "INIT_EXPERIMENTS, LR_SCHEDULE_EXPERIMENTS, LSTM_SCALING, LSTM_VS_TRANSFORMER, MUP_TRANSFER, NORM_EXPERIMENTS, "
+            "OPTIMIZER_SCALING, POSITION_EXPERIMENTS, TRANSFORMER_LR_SWEEP, "
+            "TRANSFORMER_SCALING: the GPU studies train on "
             f"GPU_DATASET='{tmp_path / 'none'}'") in listing.stdout
     ready = cli("ACTIVATION_EXPERIMENTS", "--list", env_extra={"SCALING_GPU_DATASET": str(bpe_dataset)})
     assert ready.returncode == 0 and len(ready.stdout.strip().splitlines()) == 1 + 9
     assert "warning: 9 of 9 runs of ACTIVATION_EXPERIMENTS" in ready.stderr  # a small corpus: many epochs
+
+
+def test_lstm_studies_cover_the_transformer_ladders_non_embedding_range(bpe_dataset, monkeypatch):
+    monkeypatch.setattr("experiment_definitions.GPU_DATASET", str(bpe_dataset))
+    from experiment_definitions import STUDIES
+    from scaling_laws.models import param_counts
+    from scaling_laws.validate import validate_experiment
+    sizes = {name: [param_counts(validate_experiment(exp)).non_embedding for exp in STUDIES[name]()]
+             for name in ("LSTM_SCALING", "TRANSFORMER_SCALING")}
+    assert len(sizes["LSTM_SCALING"]) == len(sizes["TRANSFORMER_SCALING"]) == 7
+    for lstm, transformer in zip(sizes["LSTM_SCALING"], sizes["TRANSFORMER_SCALING"]):
+        assert abs(lstm - transformer) / transformer < 0.05
+    pairs = STUDIES["LSTM_VS_TRANSFORMER"]()
+    assert [exp["architecture"] for exp in pairs] == ["transformer", "lstm"] * 4
+    assert {exp["folder_name"] for exp in pairs} == {"LSTM_VS_TRANSFORMER"}
+    assert all(exp["world_size"] == 2 for exp in pairs if exp["architecture"] == "lstm")

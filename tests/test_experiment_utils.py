@@ -108,3 +108,14 @@ def test_with_overrides_rederives_budget_when_width_changes():
     wider = with_overrides(exp, hidden_dim=128)
     assert wider["max_tokens_training"] == gen_experim(128)[0]["max_tokens_training"]
     assert with_overrides(exp, learning_rate=0.01)["max_tokens_training"] == exp["max_tokens_training"]
+
+
+def test_isoflop_labels_are_unique_for_close_budgets():
+    from experiment_utils import create_isoflop_experiments
+    from scaling_laws.studies.build import format_budget
+    assert [format_budget(c) for c in (1e15, 1.2e15, 1.5e18, 2e18, 2.5e18, 3e11)] == \
+        ["1e+15", "1.2e+15", "1.5e+18", "2e+18", "2.5e+18", "3e+11"]
+    runs = create_isoflop_experiments(gen_experim(16), [1.5e11, 2e11, 2.5e11])
+    assert [r["label"] for r in runs] == ["d16_C1.5e+11", "d16_C2e+11", "d16_C2.5e+11"]
+    with pytest.raises(ConfigError, match="repeat a budget"):
+        create_isoflop_experiments(gen_experim(16), [1e11, 1.0e11])

@@ -49,7 +49,7 @@ def test_errors_are_clear_and_exit_non_zero():
     bad_key = cli("SMOKE", "--list", "learning_rat=1")
     assert bad_key.returncode == 2 and "Did you mean 'learning_rate'" in bad_key.stderr
     bad_value = cli("SMOKE", "--list", "activation=tanh")
-    assert bad_value.returncode == 2 and "activation='tanh' is not allowed; choose one of gelu, relu, swiglu" \
+    assert bad_value.returncode == 2 and "activation='tanh' is not allowed; choose one of gelu, relu, silu, swiglu, geglu, glu" \
         in bad_value.stderr
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from experimental_analysis import FINAL_WINDOW, load_curves, load_runs
+from experimental_analysis import load_curves, load_runs
 from scaling_laws.results_layout import CSV_COLUMNS
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
@@ -47,9 +47,8 @@ def test_final_losses_tokens_flops_and_status(tmp_path):
     (tmp_path / "study" / "small.log").write_text("ignored")
     runs = load_runs(tmp_path / "study").set_index("label")
     small = runs.loc["small"]
-    assert FINAL_WINDOW == 3
-    assert small["final_loss"] == pytest.approx((2.0 + 1.0 + 0.5) / 3)
-    assert small["final_val_loss"] == pytest.approx((4.0 + 2.0 + 0.5) / 3 + 0.1)  # eval at steps 2, 4, 6
+    assert small["final_loss"] == 0.5 and small["best_loss"] == 0.5  # the last step
+    assert small["final_val_loss"] == pytest.approx(0.5 + 0.1)  # the last eval (step 6), not a mean
     assert small["tokens"] == 6000 and small["flops"] == 6 * 1000 * 6000
     assert small["total_params"] == 1000 and small["non_embedding_params"] == 500
     assert small["hidden_dim"] == 64 and small["folder"] == "study" and small["dataset_sha256"] == SHA_A

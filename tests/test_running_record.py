@@ -8,6 +8,7 @@ more, then run to the end; its CSV must equal an uninterrupted run's on every no
 """
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import random
@@ -18,7 +19,7 @@ from conftest import rows_without_timing
 from core import train
 
 from experiment_utils import gen_experim
-from scaling_laws.results_layout import MetricsCsv, format_row, read_json, read_metrics_rows, run_paths
+from scaling_laws.results_layout import CSV_COLUMNS, MetricsCsv, format_row, read_json, read_metrics_rows, run_paths
 from scaling_laws.validate import validate_experiment
 
 STEPS = 12
@@ -168,6 +169,21 @@ def test_csv_shorter_than_its_checkpoint_restarts_from_zero_and_says_so(tiny_fie
 
     assert summary["status"] == "complete" and rows_without_timing(paths.csv) == reference
     assert "the checkpoint at step 8 belongs to 8 CSV rows, but cut.csv holds 3 intact rows" in log_text(caplog)
+    assert f"training starts from step 0 of {STEPS}" in log_text(caplog)
+
+
+def test_a_csv_with_an_older_header_restarts_from_zero_and_names_the_new_column(tiny_fields, corpus, reference,
+                                                                                monkeypatch, caplog):
+    cfg, paths = checkpointed_run(tiny_fields, corpus, "oldcsv", monkeypatch)
+    rows = list(csv.DictReader(paths.csv.open()))
+    old_columns = [c for c in CSV_COLUMNS if c != "flops_with_attention"]  # the header before that column
+    paths.csv.write_text(",".join(old_columns) + "\n" + "".join(",".join(r[c] for c in old_columns) + "\n"
+                                                                for r in rows))
+    summary = train(cfg, paths)
+
+    assert summary["status"] == "complete" and rows_without_timing(paths.csv) == reference
+    assert ("oldcsv.csv was written with other CSV columns (this version adds flops_with_attention), so its rows "
+            "cannot be continued; the checkpoint at step 8 is removed") in log_text(caplog)
     assert f"training starts from step 0 of {STEPS}" in log_text(caplog)
 
 

@@ -36,8 +36,7 @@ def test_two_process_ddp_matches_single_process(tiny_fields, results_dir):
     width = fields.pop("hidden_dim")
     single = validate_experiment(gen_experim(width, label="single", folder_name="ddp", **fields)[0])
     train(single, run_paths_for("ddp", "single"))
-    half_batch = {**fields, "target_effective_batch_size": 4}
-    ddp = gen_experim(width, label="ddp2", folder_name="ddp", **half_batch)[0]
+    ddp = gen_experim(width, label="ddp2", folder_name="ddp", **fields, world_size=2)[0]  # same global batch
     mp.spawn(ddp_worker, args=(2, free_port(), ddp, str(results_dir)), nprocs=2, join=True)
 
     single_rows = read_metrics_rows(run_paths_for("ddp", "single").csv)
@@ -55,7 +54,7 @@ def test_two_process_ddp_interrupted_and_resumed_matches_single_process(tiny_fie
     width = fields.pop("hidden_dim")
     single = validate_experiment(gen_experim(width, label="single", folder_name="ddp", **fields)[0])
     train(single, run_paths_for("ddp", "single"))
-    ddp = gen_experim(width, label="ddp2", folder_name="ddp", **{**fields, "target_effective_batch_size": 4})[0]
+    ddp = gen_experim(width, label="ddp2", folder_name="ddp", **fields, world_size=2)[0]
     mp.spawn(ddp_worker, args=(2, free_port(), ddp, str(results_dir), True), nprocs=2, join=True)
     paths = run_paths_for("ddp", "ddp2")
     assert len(read_metrics_rows(paths.csv)) == 10 and paths.checkpoint.exists()  # both stopped at step 10

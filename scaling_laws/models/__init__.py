@@ -4,10 +4,11 @@ from __future__ import annotations
 from scaling_laws.config import ConfigError
 from scaling_laws.counting import ParamCounts
 from scaling_laws.models.architecture import Architecture, ConfigLike
-from scaling_laws.models import transformer
+from scaling_laws.models import lstm, transformer
 
 ARCHITECTURES: dict[str, Architecture] = {arch.name: arch for arch in (
     transformer.ARCHITECTURE,
+    lstm.ARCHITECTURE,
 )}
 
 

@@ -12,6 +12,15 @@ ConfigLike = Any
 
 
 @dataclass(frozen=True)
+class MemoryStages:
+    """What a family keeps on the device for a training step, beyond parameters and optimizer state."""
+
+    layers_per_sequence: int  # bytes every layer saves for backward, summed over layers, for one sequence
+    logits_per_sequence: int  # bytes of logits, log-softmax and their gradients alive at once, one sequence
+    weight_copies: int  # bytes of 16-bit weight copies autocast makes and keeps for backward (0 in fp32)
+
+
+@dataclass(frozen=True)
 class Architecture:
     """The seam between a model family and the framework: build, count, size, derive, check.
 
@@ -30,6 +39,9 @@ class Architecture:
     options: Mapping[str, tuple] = field(default_factory=dict)
     # Training FLOPs per token (forward + backward, attention included), for MFU; None if not counted.
     flops_per_token: Optional[Callable[[ConfigLike], float]] = None
+    # (config, models.memory.Precision) -> MemoryStages, for the peak-memory estimator (models/memory.py);
+    # None: the estimator uses activation_bytes_per_sequence alone.
+    memory_stages: Optional[Callable[[ConfigLike, Any], MemoryStages]] = None
     # Whether use_mup may be set: the family keeps muP's contract (parametrization.py: same parameter names at
     # every width, embeddings as nn.Embedding, readout `head`, residual blocks under `blocks`).
     supports_mup: bool = False

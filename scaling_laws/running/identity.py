@@ -14,11 +14,15 @@ from typing import Any, Optional
 from scaling_laws.config import ConfigError, ExperimentConfig, defaults
 from scaling_laws.results_layout import RunPaths, read_json
 
-# Fields that do not change a run's numbers: its names, and inputs of derivation rules whose
-# results are fields of the identity themselves (batch_size x gradient_accumulation_steps,
-# max_tokens_training).
-NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio",
-                             "target_effective_batch_size"})
+# Fields that do not change a run's numbers: its names; inputs of derivation rules whose results are
+# fields of the identity themselves (max_tokens_training from token_rule); how a step's sequences are split
+# into micro-batches on the device (the run re-sizes it for the GPU it lands on, training/memory_fit.py):
+# a step trains on the same sequences however it is split (training/data.train_batch), and the global
+# batch target_effective_batch_size is in the identity; and world_size: every rank count trains the
+# same global batches to the same numbers (tests/test_running_launch.py), so a run may resume on another.
+NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio", "token_rule",
+                             "target_gpu_memory_usage", "micro_batch_fixed", "batch_size",
+                             "gradient_accumulation_steps", "world_size"})
 
 
 class RunMismatch(ConfigError):

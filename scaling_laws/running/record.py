@@ -27,7 +27,7 @@ import torch
 
 from scaling_laws.config import ExperimentConfig
 from scaling_laws.counting import tokens_processed
-from scaling_laws.results_layout import MetricsCsv, RunPaths, atomic_write_json, mark_done
+from scaling_laws.results_layout import CSV_COLUMNS, MetricsCsv, RunPaths, atomic_write_json, mark_done
 from scaling_laws.running.identity import RunMismatch, identity_changes, identity_fields, identity_hash, \
     mismatch_message
 from scaling_laws.status import Outcome
@@ -83,9 +83,8 @@ class RunRecord:
         return state, None
 
     def _check_same_run(self, record: dict, step: int, total_steps: int) -> None:
+        # The rank count is not compared: every count trains the same global batches (training/data.py).
         changes = identity_changes(record["identity"], self.cfg.to_dict())
-        if record.get("world_size") != self.dist.world_size:
-            changes.append(f"world_size {record.get('world_size')!r} -> {self.dist.world_size!r}")
         data_sha = self.metadata["dataset"]["sha256"]
         if record.get("data_sha256") != data_sha:
             changes.append(f"dataset content sha256 {str(record.get('data_sha256'))[:12]} -> {data_sha[:12]}")
@@ -103,6 +102,12 @@ class RunRecord:
         if problem is not None and self.paths.checkpoint.exists():
             moved = checkpointing.move_aside(self.paths.checkpoint)
             log.warning("%s: %s; moved it to %s (kept for inspection); %s", name, problem, moved.name, start)
+        elif state is not None and self.metrics.old_header() is not None:
+            added = sorted(set(CSV_COLUMNS) - set(self.metrics.old_header().split(",")))
+            log.warning("%s: %s was written with other CSV columns (this version adds %s), so its rows cannot be "
+                        "continued; the checkpoint at step %d is removed and %s", name, self.paths.csv.name,
+                        ", ".join(added) or "none, but orders them differently", state["step"], start)
+            self.paths.checkpoint.unlink(missing_ok=True)
         elif state is not None:
             record = state["record"]
             log.warning("%s: the checkpoint at step %d belongs to %d CSV rows, but %s holds %d intact rows that do "
@@ -121,7 +126,7 @@ class RunRecord:
     def _log_resumed(self, step: int, total_steps: int) -> None:
         if self.dist.is_main:
             cfg = self.cfg
-            tokens = tokens_processed(step, cfg.batch_size, cfg.gradient_accumulation_steps, self.dist.world_size,
+            tokens = tokens_processed(step, cfg.batch_size, cfg.gradient_accumulation_steps, cfg.world_size,
                                       cfg.seq_length)
             log.info("%s/%s: resumed from step %d (%d tokens) of %d", cfg.folder_name, cfg.label, step, tokens,
                      total_steps)
@@ -131,6 +136,14 @@ class RunRecord:
         for target in (self.paths.csv, self.paths.checkpoint, self.paths.config_json, self.paths.done_marker):
             for leftover in Path(target.parent).glob(f".{target.name}.*.tmp"):
                 leftover.unlink(missing_ok=True)
+
+    def note_micro_batch(self, cfg: ExperimentConfig, memory: dict[str, Any]) -> None:
+        """Record in config_<label>.json the micro-batch the run now uses and its memory facts (main process):
+        after a resume on a device that sized it differently, and after each out-of-memory fallback."""
+        self.cfg = cfg
+        self.metadata = {**self.metadata, "config": cfg.to_dict(), "memory": memory}
+        if self.dist.is_main:
+            atomic_write_json(self.paths.config_json, self.metadata)
 
     # ------------------------------------------------------------------ steps
     def append(self, row: dict[str, Any]) -> None:

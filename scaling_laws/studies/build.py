@@ -15,6 +15,14 @@ from scaling_laws.validate import validate_experiment
 
 DEFAULT_FOLDER = "default"
 IDENTITY = ("hidden_dim", "label", "folder_name")
+USER_BATCH_FIELDS = ("batch_size", "gradient_accumulation_steps")  # set by the user: kept on every device
+
+
+def _fixed_if_user_set(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with micro_batch_fixed=True when it sets the micro-batch or the accumulation itself."""
+    if "micro_batch_fixed" in given or not set(USER_BATCH_FIELDS) & given.keys():
+        return given
+    return {**given, "micro_batch_fixed": True}
 
 
 def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optional[str] = None,
@@ -30,7 +38,7 @@ def gen_experim(hidden_dim: int, label: Optional[str] = None, folder_name: Optio
     if not isinstance(hidden_dim, int) or isinstance(hidden_dim, bool) or hidden_dim <= 0:
         raise ConfigError(f"hidden_dim={hidden_dim!r} must be a positive int")
     _check_mup_depth(overrides)
-    fields = {**defaults(), **overrides, "hidden_dim": hidden_dim,
+    fields = {**defaults(), **_fixed_if_user_set(overrides), "hidden_dim": hidden_dim,
               "label": label if label is not None else f"d{hidden_dim}",
               "folder_name": folder_name if folder_name is not None else DEFAULT_FOLDER}
     return [validate_experiment(resolve(fields)).to_dict()]
@@ -52,7 +60,7 @@ def with_overrides(experiment: dict[str, Any], **changes: Any) -> dict[str, Any]
     field keeps its resolved value.
     """
     check_given_fields(changes)
-    merged = rederive(experiment, changes)
+    merged = rederive(experiment, _fixed_if_user_set(changes))
     kept = {k: v for k, v in merged.items() if k not in IDENTITY}
     return gen_experim(merged["hidden_dim"], label=merged["label"], folder_name=merged["folder_name"], **kept)[0]
 
@@ -69,10 +77,20 @@ def create_multi_lr_experiments(experiments: Iterable[dict[str, Any]],
             for exp in experiments for lr in learning_rates]
 
 
+def format_budget(budget: float) -> str:
+    """A FLOP budget in the shortest scientific form that keeps every significant digit:
+    1e+15, 1.2e+15, 2.5e+18 (a fixed '.0e' made 1.5e18, 2e18 and 2.5e18 all 'C2e+18')."""
+    mantissa, exponent = f"{float(budget):.14e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{exponent[0]}{int(exponent[1:])}"
+
+
 def create_isoflop_experiments(experiments: Iterable[dict[str, Any]],
                                flop_budgets: Iterable[float]) -> list[dict[str, Any]]:
     """Each experiment at each compute budget C (Approach 2 design): max_tokens_training = C / (6 N),
-    label '<label>_C<C>' (e.g. d32_C1e+11), same folder."""
+    label '<label>_C<C>' (e.g. d32_C1e+11, d32_C1.2e+11: format_budget), same folder."""
+    flop_budgets = list(flop_budgets)
+    if len({format_budget(b) for b in flop_budgets}) < len(flop_budgets):
+        raise ConfigError(f"flop_budgets={flop_budgets!r} repeat a budget; give each budget once")
     runs = []
     for exp in experiments:
         total_params = param_counts(validate_experiment(exp)).total
@@ -81,7 +99,7 @@ def create_isoflop_experiments(experiments: Iterable[dict[str, Any]],
             if tokens < 1:
                 raise ConfigError(f"flop budget {budget:g} is too small for {exp['label']} "
                                   f"({total_params} parameters): it buys less than one token")
-            runs.append(with_overrides(exp, max_tokens_training=tokens, label=f"{exp['label']}_C{budget:.0e}"))
+            runs.append(with_overrides(exp, max_tokens_training=tokens, label=f"{exp['label']}_C{format_budget(budget)}"))
     return runs
 
 

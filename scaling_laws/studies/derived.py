@@ -11,17 +11,22 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
+from scaling_laws.config import ConfigError
 from scaling_laws.data import DataError
 from scaling_laws.data.spec import BYTE_VOCAB_SIZE, summarize
 from scaling_laws.models import architecture, param_counts
-from scaling_laws.models.memory import choose_micro_batch
+from scaling_laws.models.memory import choose_for_fields
 from scaling_laws.validate import defer_problem
 
 Fields = dict[str, Any]
 
 # Fields that change the model's size or its memory per sequence.
 SHAPE_FIELDS = ("architecture", "hidden_dim", "num_layers", "num_heads", "ffn_dim", "activation", "vocab_size",
-                "seq_length", "tie_embeddings")
+                "seq_length", "tie_embeddings", "norm", "norm_placement", "position_encoding", "bias")
+
+# Kaplan et al. 2020 eq. 4.4: overfitting stays negligible while D >= 5 x 10^3 N^0.74 (N non-embedding).
+KAPLAN_TOKENS_COEFFICIENT = 5.0e3
+KAPLAN_TOKENS_EXPONENT = 0.74
 
 
 @dataclass(frozen=True)
@@ -53,22 +58,31 @@ def _vocabulary(fields: Fields) -> Fields:
 
 
 def _token_budget(fields: Fields) -> Fields:
-    total = param_counts(SimpleNamespace(**fields)).total
-    return {"max_tokens_training": round(fields["token_to_param_ratio"] * total)}
+    """chinchilla: token_to_param_ratio x N (total); kaplan: 5000 x N^0.74 (N non-embedding)."""
+    counts = param_counts(SimpleNamespace(**fields))
+    if fields["token_rule"] == "kaplan":
+        return {"max_tokens_training": round(KAPLAN_TOKENS_COEFFICIENT * counts.non_embedding ** KAPLAN_TOKENS_EXPONENT)}
+    return {"max_tokens_training": round(fields["token_to_param_ratio"] * counts.total)}
 
 
 def _micro_batch(fields: Fields) -> Fields:
-    """The largest micro-batch that fits; a user-fixed batch_size or accumulation is kept."""
-    target = fields["target_effective_batch_size"]
+    """The largest micro-batch that fits, each rank taking target / world_size sequences of a step;
+    a user-fixed batch_size or accumulation is kept."""
+    target = per_rank_batch(fields["target_effective_batch_size"], fields["world_size"])
     if "batch_size" in fields:
         return {"gradient_accumulation_steps": max(1, target // fields["batch_size"])}
     if "gradient_accumulation_steps" in fields:
         return {"batch_size": max(1, target // fields["gradient_accumulation_steps"])}
-    cfg = SimpleNamespace(**fields)
-    arch = architecture(cfg.architecture)
-    batch_size, accum = choose_micro_batch(target, arch.param_counts(cfg).total,
-                                           arch.activation_bytes_per_sequence(cfg), cfg.gpu_memory_gb)
+    batch_size, accum = choose_for_fields(fields, fields["gpu_memory_gb"])
     return {"batch_size": batch_size, "gradient_accumulation_steps": accum}
+
+
+def per_rank_batch(target: int, world_size: int) -> int:
+    """Sequences per step on one rank; ConfigError when world_size does not divide the global batch."""
+    if target % world_size:
+        raise ConfigError(f"world_size={world_size} does not divide target_effective_batch_size={target}: every "
+                          "rank takes an equal share of the global batch; pick a world_size dividing it")
+    return target // world_size
 
 
 DERIVED: tuple[Derived, ...] = (
@@ -79,12 +93,15 @@ DERIVED: tuple[Derived, ...] = (
     Derived(("num_heads",), ("architecture", "hidden_dim"), _shape("num_heads"),
             "the architecture's default heads (transformer: head size about 64)"),
     Derived(("ffn_dim",), ("architecture", "hidden_dim", "activation"), _shape("ffn_dim"),
-            "the architecture's default MLP width (transformer: 4d, or 8d/3 for swiglu)"),
-    Derived(("max_tokens_training",), SHAPE_FIELDS + ("token_to_param_ratio",), _token_budget,
-            "round(token_to_param_ratio x N), N = total parameters"),
+            "the architecture's default MLP width (transformer: 4d, or 8d/3 for the gated swiglu, geglu, glu)"),
+    Derived(("max_tokens_training",), SHAPE_FIELDS + ("token_rule", "token_to_param_ratio"), _token_budget,
+            "token_rule=chinchilla: round(token_to_param_ratio x N), N = total parameters; token_rule=kaplan: "
+            "round(5000 x N^0.74), N = non-embedding parameters (Kaplan et al. 2020 eq. 4.4)"),
     Derived(("batch_size", "gradient_accumulation_steps"),
-            SHAPE_FIELDS + ("target_effective_batch_size", "gpu_memory_gb"), _micro_batch,
-            "largest micro-batch dividing target_effective_batch_size that fits gpu_memory_gb"),
+            SHAPE_FIELDS + ("target_effective_batch_size", "world_size", "gpu_memory_gb", "target_gpu_memory_usage",
+                            "dtype", "compile"), _micro_batch,
+            "largest micro-batch dividing target_effective_batch_size / world_size whose predicted peak "
+            "(models/memory.py) fits target_gpu_memory_usage x gpu_memory_gb"),
 )
 DERIVED_NAMES = frozenset(name for entry in DERIVED for name in entry.names)
 

@@ -8,6 +8,7 @@ from scaling_laws.counting import chinchilla_flops
 from scaling_laws.data import DatasetMissing
 from scaling_laws.data.spec import run_epochs
 from scaling_laws.models import param_counts
+from scaling_laws.models.memory import GIB, estimate
 from scaling_laws.results_layout import run_paths
 from scaling_laws.running.progress import format_duration
 from scaling_laws.running.queue import QueuedTask, RunKey
@@ -46,14 +47,15 @@ def format_study_list(studies: StudyBuilders) -> tuple[str, list[str]]:
 
 def format_study_table(configs: list[ExperimentConfig]) -> str:
     header = (f"{'index':>5}  {'label':<24} {'params':>8} {'tokens':>8} {'epochs':>7} {'FLOPs':>9} "
-              f"{'micro x accum':>13}  status")
+              f"{'micro x accum':>13} {'peak GiB':>8}  status")
     lines = [header]
     for index, cfg in enumerate(configs):
         total = param_counts(cfg).total
         batching = f"{cfg.batch_size} x {cfg.gradient_accumulation_steps}"
         lines.append(f"{index:>5}  {cfg.label:<24} {_si(total):>8} {_si(cfg.max_tokens_training):>8} "
                      f"{format_epochs(run_epochs(cfg)):>7} {chinchilla_flops(total, cfg.max_tokens_training):>9.2e} "
-                     f"{batching:>13}  {run_state(run_paths(cfg), cfg=cfg).status}")
+                     f"{batching:>13} {estimate(cfg).device_bytes / GIB:>8.2f}  "
+                     f"{run_state(run_paths(cfg), cfg=cfg).status}")
     return "\n".join(lines)
 
 

@@ -91,11 +91,12 @@ class Resources:
     concurrency: Optional[int] = None  # at most this many tasks at once (None: no cap)
     grace_s: int = DEFAULT_GRACE_S  # the stop signal comes this many seconds before the time limit
     per_gpu: int = 1  # a task runs this many of its share's experiments at once on each of its GPUs (packing)
+    ranks: int = 1  # Slurm tasks (srun ranks of a data-parallel run) per array task, on one node (submit_lstm_job.sh: 2)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Resources":
         resources = cls(args.partition, args.time, args.gpus, args.cpus, args.mem, args.concurrency, args.grace_s,
-                        args.per_gpu)
+                        args.per_gpu, getattr(args, "ranks", 1))
         resources.check()
         return resources
 

@@ -49,7 +49,7 @@ SBATCH_TEMPLATE = """\
 #SBATCH --open-mode=append
 #SBATCH --requeue
 #SBATCH --signal=B:USR1@{grace_s}
-#SBATCH --ntasks=1
+#SBATCH --ntasks={ranks}
 #SBATCH --cpus-per-task={cpus}
 {resources}set -euo pipefail
 offset=$1
@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("study", help="study name (python experiments.py --list shows them)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every experiment")
     parser.add_argument("--first", type=positive_int, metavar="K", help="only the first K experiments of the study")
+    parser.add_argument("--ranks", type=positive_int, default=1, metavar="R",
+                        help="Slurm tasks per array task, on one node: the srun ranks of a data-parallel run "
+                             "(world_size; submit_lstm_job.sh: 2)")
     add_submission_options(parser)
     parser.add_argument("--definitions", metavar="FILE", help="a Python file defining more studies")
     parser.add_argument("--max-array-size", type=positive_int, metavar="M",
@@ -112,12 +115,20 @@ def render_script(study: str, manifest: Path, folder: str, resources: Resources,
                  (("partition", resources.partition), ("time", resources.time), ("mem", resources.mem)) if value]
     if resources.gpu_count:
         lines.append(f"--gres=gpu:{resources.gpus}")
+    lines += ranks_lines(resources.ranks)
     return SBATCH_TEMPLATE.format(
         study=_directive("study", study), array_log=_directive("log path", str(array_log)),
-        grace_s=resources.grace_s, cpus=resources.cpus, resources="".join(f"#SBATCH {line}\n" for line in lines),
+        grace_s=resources.grace_s, cpus=max(1, resources.cpus // resources.ranks), ranks=resources.ranks,
+        resources="".join(f"#SBATCH {line}\n" for line in lines),
         repo=shlex.quote(str(repo)),
         results=shlex.quote(str(results)), python=shlex.quote(python), manifest=shlex.quote(str(manifest)),
         packing=f" --per-gpu {resources.per_gpu}" if resources.per_gpu > 1 else "")
+
+
+def ranks_lines(ranks: int) -> list[str]:
+    """Several ranks per array task share one node: launch.py starts them with srun and meets them on the batch
+    host. The task's CPUs (--cpus) are split among its ranks."""
+    return ["--nodes=1", f"--ntasks-per-node={ranks}"] if ranks > 1 else []
 
 
 def sbatch_command(script: Path, size: int, offset: int, concurrency: Optional[int],

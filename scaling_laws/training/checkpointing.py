@@ -3,8 +3,8 @@
 A checkpoint holds model and optimizer state, the number of optimizer steps done, the training
 seconds so far, and the run record's own entries (how many CSV rows it belongs to and their
 digest, the run identity): see running/record.py, the one caller. Batches are a pure function
-of the step (see data.py) and the model has no dropout, so nothing else is needed for a resumed
-run to match an uninterrupted one.
+of the step (see data.py) and dropout masks of (model_seed, step, rank) (regularisation.py), so
+nothing else is needed for a resumed run to match an uninterrupted one.
 """
 from __future__ import annotations
 

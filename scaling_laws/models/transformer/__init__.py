@@ -6,8 +6,10 @@ attention, mlp, block, init, model) are imported only when a model is built.
 """
 from __future__ import annotations
 
+from scaling_laws.config import ACTIVATIONS, NORM_PLACEMENTS, NORMS, POSITION_ENCODINGS
 from scaling_laws.models.architecture import Architecture, ConfigLike
-from scaling_laws.models.transformer.counts import activation_bytes_per_sequence, flops_per_token, param_counts
+from scaling_laws.models.transformer.counts import activation_bytes_per_sequence, flops_per_token, memory_stages, \
+    param_counts
 from scaling_laws.models.transformer.shape import (check, default_ffn_dim, default_num_heads, default_num_layers,
                                                    default_shape)
 
@@ -21,8 +23,10 @@ def build(cfg: ConfigLike):
 ARCHITECTURE = Architecture(name="transformer", build=build, param_counts=param_counts,
                             activation_bytes_per_sequence=activation_bytes_per_sequence,
                             default_shape=default_shape, check=check,
-                            options={"activation": ("gelu", "relu", "swiglu"), "tie_embeddings": (True, False)},
-                            flops_per_token=flops_per_token, supports_mup=True)
+                            options={"activation": ACTIVATIONS, "tie_embeddings": (True, False), "norm": NORMS,
+                                     "norm_placement": NORM_PLACEMENTS, "position_encoding": POSITION_ENCODINGS,
+                                     "bias": (False, True)},
+                            flops_per_token=flops_per_token, memory_stages=memory_stages, supports_mup=True)
 
 __all__ = ["ARCHITECTURE", "activation_bytes_per_sequence", "build", "check", "default_ffn_dim",
-           "default_num_heads", "default_num_layers", "default_shape", "flops_per_token", "param_counts"]
+           "default_num_heads", "default_num_layers", "default_shape", "flops_per_token", "memory_stages", "param_counts"]

@@ -1,4 +1,4 @@
-"""One residual block of the decoder."""
+"""One residual block of the decoder, pre-norm or post-norm (``cfg.norm_placement``)."""
 from __future__ import annotations
 
 import torch
@@ -18,14 +18,24 @@ def residual_branch(branch_out: torch.Tensor, multiplier: float) -> torch.Tensor
 
 
 class Block(nn.Module):
-    """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
+    """Pre-norm: x + f(norm(x)) for f = attention, then MLP (GPT-2). Post-norm: norm(x + f(x)) (Vaswani et
+    al. 2017). Each branch's output passes residual dropout before it is added."""
 
     def __init__(self, cfg: ConfigLike):
         super().__init__()
+        self.pre_norm = cfg.norm_placement == "pre"
         self.ln_attn, self.attn = make_norm(cfg), CausalSelfAttention(cfg)
         self.ln_mlp, self.mlp = make_norm(cfg), MLP(cfg)
+        self.dropout = nn.Dropout(cfg.residual_dropout)
         self.residual_multiplier = mup.residual_multiplier(cfg)
 
+    def branch(self, out: torch.Tensor) -> torch.Tensor:
+        return residual_branch(self.dropout(out), self.residual_multiplier)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + residual_branch(self.attn(self.ln_attn(x)), self.residual_multiplier)
-        return x + residual_branch(self.mlp(self.ln_mlp(x)), self.residual_multiplier)
+        branch = self.branch
+        if self.pre_norm:
+            x = x + branch(self.attn(self.ln_attn(x)))
+            return x + branch(self.mlp(self.ln_mlp(x)))
+        x = self.ln_attn(x + branch(self.attn(x)))
+        return self.ln_mlp(x + branch(self.mlp(x)))

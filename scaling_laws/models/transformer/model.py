@@ -1,4 +1,4 @@
-"""The torch module of the GPT-style decoder: pre-norm blocks, learned positions, tied or untied head."""
+"""The torch module of the GPT-style decoder: embedding, positions, blocks, final norm, tied or untied head."""
 from __future__ import annotations
 
 import torch
@@ -9,7 +9,7 @@ from scaling_laws.models.architecture import ConfigLike
 from scaling_laws.models.transformer.block import Block
 from scaling_laws.models.transformer.init import init_weights
 from scaling_laws.models.transformer.norms import make_norm
-from scaling_laws.models.transformer.positions import LearnedPositions
+from scaling_laws.models.transformer.positions import make_input_positions
 
 
 def readout(x: torch.Tensor, token_embedding: nn.Embedding, head: nn.Linear | None, multiplier: float) -> torch.Tensor:
@@ -20,20 +20,23 @@ def readout(x: torch.Tensor, token_embedding: nn.Embedding, head: nn.Linear | No
 
 
 class TransformerLM(nn.Module):
-    """GPT-style decoder with learned positions; ``forward(tokens) -> logits``."""
+    """GPT-style decoder; ``forward(tokens) -> logits``. Its building blocks follow the config's fields
+    (norm, norm_placement, position_encoding, activation, bias, init_scheme, dropouts)."""
 
     def __init__(self, cfg: ConfigLike):
         super().__init__()
         self.token_embedding = nn.Embedding(cfg.vocab_size, cfg.hidden_dim)
-        self.position_embedding = LearnedPositions(cfg.seq_length, cfg.hidden_dim)
+        self.position_embedding = make_input_positions(cfg)
+        self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
-        self.ln_final = make_norm(cfg)
-        self.head = None if cfg.tie_embeddings else nn.Linear(cfg.hidden_dim, cfg.vocab_size, bias=False)
+        # Post-norm blocks end normalised already (Vaswani et al. 2017 has no final norm).
+        self.ln_final = make_norm(cfg) if cfg.norm_placement == "pre" else nn.Identity()
+        self.head = None if cfg.tie_embeddings else nn.Linear(cfg.hidden_dim, cfg.vocab_size, bias=cfg.bias)
         self.logit_multiplier = mup.logit_multiplier(cfg)
         init_weights(self, cfg)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.position_embedding(self.token_embedding(tokens))
+        x = self.embedding_dropout(self.position_embedding(self.token_embedding(tokens)))
         for block in self.blocks:
             x = block(x)
         return readout(self.ln_final(x), self.token_embedding, self.head, self.logit_multiplier)

@@ -5,8 +5,8 @@ learning rate, and record the mean absolute activation of every module at each s
 curves are flat in width (CompleteP: flat in depth); under the standard parametrization they grow. The
 slope of log activation against log size, per module and step, says it in one number.
 
-    python -m scaling_laws.models.coord_check --mode width --out docs/coord_check
-    python -m scaling_laws.models.coord_check --mode depth --out docs/coord_check
+    python benchmarks/coord_check.py --mode width --out docs/coord_check
+    python benchmarks/coord_check.py --mode depth --out docs/coord_check
 
 writes <out>/coord_<mode>.csv and .png (one panel per step, one line per module) and prints the slopes.
 The optimizer groups and learning-rate multipliers are the training loop's (parametrization.py).

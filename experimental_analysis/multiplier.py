@@ -1,0 +1,300 @@
+"""Compute-equivalent multipliers: how much compute an algorithmic change is worth, read off two scaling curves.
+
+For two families of runs in one results folder (chosen by label pattern or by a config field's value), each
+family's compute frontier is its best run per model size (the lowest final loss over its learning rates); a
+Kaplan-form law L(C) = E + (C_c / C)^alpha (kaplan.fit_kaplan) is fitted to each frontier, and the multiplier at
+loss L is
+
+    m(L) = C_base(L) / C_new(L),   C(L) = C_c (L - E)^(-1/alpha),
+
+so m = 3 means the new family reaches L with a third of the base family's compute. Intervals come from a
+residual bootstrap: the log residuals of each family's fit are resampled onto its fitted frontier and both laws
+refitted (a frontier holds a handful of sizes, too few to resample runs). A loss outside either family's
+measured loss range is flagged as extrapolated: the multiplier there rests on the fitted forms alone.
+
+CLI: ``python -m experimental_analysis.multiplier results/STUDY --compare 't2017_*' 'modern_*' --at-loss 2.0``
+writes multiplier.png and the result under "compute_multiplier" in fit.json (in --out).
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from scipy.optimize import least_squares
+
+from .kaplan import LOG_E_FLOOR, KaplanFit, _jacobian, _residuals, fit_kaplan
+
+CONFIDENCE = 0.95
+GRID_POINTS = 25  # losses at which the multiplier curve is reported across the common range
+SIZE_COLUMN = "total_params"  # one frontier point per model size
+COMPUTE_COLUMN = "flops"  # C = 6 N D at the run's last step
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """One family's compute frontier: the best run per size."""
+
+    name: str
+    labels: list[str]
+    compute: np.ndarray
+    loss: np.ndarray
+
+    @property
+    def loss_range(self) -> tuple[float, float]:
+        return float(self.loss.min()), float(self.loss.max())
+
+
+@dataclass(frozen=True)
+class MultiplierAt:
+    """The multiplier at one loss, with its bootstrap interval and whether it is extrapolated."""
+
+    loss: float
+    multiplier: float
+    low: float
+    high: float
+    extrapolated: bool  # the loss lies outside either family's measured loss range
+
+
+def select_family(runs: pd.DataFrame, pattern: str, field: Optional[str] = None) -> pd.DataFrame:
+    """Runs whose label matches the glob ``pattern`` or, with ``field``, whose config ``field`` equals it."""
+    if field is None:
+        return runs[runs["label"].map(lambda label: fnmatch.fnmatchcase(str(label), pattern))]
+    if field not in runs.columns:
+        raise ValueError(f"--field {field!r} is not a column of the runs; choose a config field such as optimizer")
+    return runs[runs[field].astype(str) == pattern]
+
+
+def frontier(family: pd.DataFrame, name: str, loss_column: str) -> Frontier:
+    """The lowest-loss run of each size (finite losses, complete runs when the table says)."""
+    usable = family[np.isfinite(family[loss_column].astype(float)) & (family[COMPUTE_COLUMN] > 0)]
+    if "status" in usable.columns:
+        usable = usable[usable["status"] == "complete"]
+    if usable.empty:
+        raise ValueError(f"family {name!r} has no complete run with a finite {loss_column}")
+    best = usable.loc[usable.groupby(SIZE_COLUMN)[loss_column].idxmin()].sort_values(COMPUTE_COLUMN)
+    return Frontier(name, list(best["label"]), best[COMPUTE_COLUMN].to_numpy(float),
+                    best[loss_column].to_numpy(float))
+
+
+def compute_for_loss(fit: KaplanFit, loss) -> np.ndarray:
+    """C(L) = C_c (L - E)^(-1/alpha); NaN where L <= E (the law never reaches it)."""
+    loss = np.asarray(loss, float)
+    excess = np.where(loss > fit.E, loss - fit.E, np.nan)
+    return fit.x_c * excess ** (-1.0 / fit.alpha)
+
+
+def multiplier(base: KaplanFit, new: KaplanFit, loss) -> np.ndarray:
+    """C_base(L) / C_new(L)."""
+    return compute_for_loss(base, loss) / compute_for_loss(new, loss)
+
+
+def refit(compute: np.ndarray, loss: np.ndarray, start: KaplanFit) -> KaplanFit:
+    """fit_kaplan's least squares from one start, the point estimate: a resample lies close to it, so the
+    multi-start search is not needed (and would make a bootstrap of 1000 minutes long)."""
+    log_c, log_loss = np.log(compute), np.log(loss)
+    theta = np.array([max(np.log(start.E), LOG_E_FLOOR + 1), np.log(start.x_c), start.alpha])
+    upper_log_e = log_loss.min() - 1e-9
+    theta[0] = min(theta[0], upper_log_e - 1e-6)
+    best = least_squares(_residuals, theta, jac=_jacobian, bounds=([LOG_E_FLOOR, -np.inf, 1e-4], [upper_log_e, np.inf, 10.0]),
+                         args=(log_c, log_loss), method="trf", x_scale="jac", max_nfev=2000)
+    log_e, log_xc, alpha = best.x
+    return KaplanFit(E=float(np.exp(log_e)), x_c=float(np.exp(log_xc)), alpha=float(alpha), variable="C",
+                     rms_log_residual=float(np.sqrt(np.mean(best.fun ** 2))), n_points=len(log_c))
+
+
+def bootstrap_fits(front: Frontier, fit: KaplanFit, n_bootstrap: int, rng: np.random.Generator) -> list[KaplanFit]:
+    """Refits of the frontier with its log residuals resampled onto the fitted values."""
+    fitted = np.log(fit.predict(front.compute))
+    residuals = np.log(front.loss) - fitted
+    return [refit(front.compute, np.exp(fitted + rng.choice(residuals, size=len(residuals), replace=True)), fit)
+            for _ in range(n_bootstrap)]
+
+
+def loss_grid(base: Frontier, new: Frontier) -> tuple[np.ndarray, bool]:
+    """Losses across the range both families measured (geometric grid), and whether the ranges overlap at all;
+    without overlap, the union of the ranges (every point then extrapolated for one family)."""
+    low = max(base.loss_range[0], new.loss_range[0])
+    high = min(base.loss_range[1], new.loss_range[1])
+    overlap = low < high
+    if not overlap:
+        low, high = min(base.loss_range[0], new.loss_range[0]), max(base.loss_range[1], new.loss_range[1])
+    return np.geomspace(low, high, GRID_POINTS), overlap
+
+
+def _outside(front: Frontier, loss: float) -> bool:
+    low, high = front.loss_range
+    return not (low <= loss <= high)
+
+
+@dataclass
+class Comparison:
+    """Everything the printout, fit.json and the figure say."""
+
+    base: Frontier
+    new: Frontier
+    base_fit: KaplanFit
+    new_fit: KaplanFit
+    at_losses: list[MultiplierAt]
+    grid: list[MultiplierAt]
+    ranges_overlap: bool
+    n_bootstrap_used: int
+
+    def to_dict(self) -> dict:
+        def family(front: Frontier, fit: KaplanFit) -> dict:
+            return {"name": front.name, "frontier_labels": front.labels, "compute": front.compute.tolist(),
+                    "loss": front.loss.tolist(), "measured_loss_range": list(front.loss_range), "fit": fit.to_dict()}
+        return {"definition": "multiplier = C_base(L) / C_new(L) on each family's fitted compute frontier "
+                              "L(C) = E + (C_c/C)^alpha; > 1: the new family needs less compute",
+                "confidence": CONFIDENCE, "interval": "residual bootstrap of both frontier fits",
+                "n_bootstrap_used": self.n_bootstrap_used, "ranges_overlap": self.ranges_overlap,
+                "base": family(self.base, self.base_fit), "new": family(self.new, self.new_fit),
+                "at_losses": [_jsonable(asdict(point)) for point in self.at_losses],
+                "across_common_range": [_jsonable(asdict(point)) for point in self.grid]}
+
+
+def _jsonable(point: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in point.items()}
+
+
+def _points(losses: np.ndarray, estimate: np.ndarray, samples: np.ndarray, base: Frontier,
+            new: Frontier) -> list[MultiplierAt]:
+    tail = (1 - CONFIDENCE) / 2 * 100
+    points = []
+    for i, loss in enumerate(losses):
+        finite = samples[:, i][np.isfinite(samples[:, i])] if samples.size else np.array([])
+        low, high = (np.percentile(finite, [tail, 100 - tail]) if len(finite) else (np.nan, np.nan))
+        points.append(MultiplierAt(float(loss), float(estimate[i]), float(low), float(high),
+                                   _outside(base, loss) or _outside(new, loss)))
+    return points
+
+
+def compare(base: Frontier, new: Frontier, at_losses: Sequence[float] = (), n_bootstrap: int = 1000,
+            seed: int = 0) -> Comparison:
+    """Fit both frontiers and the multiplier at ``at_losses`` (default: the middle of the common range) and
+    across the common range, with bootstrap intervals."""
+    base_fit, new_fit = fit_kaplan(base.compute, base.loss, "C"), fit_kaplan(new.compute, new.loss, "C")
+    grid, overlap = loss_grid(base, new)
+    chosen = np.asarray(at_losses if len(at_losses) else [float(np.sqrt(grid[0] * grid[-1]))], float)
+    losses = np.concatenate([chosen, grid])
+    rng = np.random.default_rng(seed)
+    pairs = list(zip(bootstrap_fits(base, base_fit, n_bootstrap, rng), bootstrap_fits(new, new_fit, n_bootstrap, rng)))
+    samples = np.array([multiplier(b, n, losses) for b, n in pairs]) if pairs else np.empty((0, len(losses)))
+    points = _points(losses, multiplier(base_fit, new_fit, losses), samples, base, new)
+    return Comparison(base, new, base_fit, new_fit, points[:len(chosen)], points[len(chosen):], overlap, len(pairs))
+
+
+def report_lines(result: Comparison) -> list[str]:
+    """The printout: both fits, then the multiplier at each chosen loss with its interval and flags."""
+    lines = [f"compute multiplier C_{result.base.name}(L) / C_{result.new.name}(L) "
+             f"({CONFIDENCE:.0%} residual-bootstrap interval, {result.n_bootstrap_used} resamples)"]
+    for front, fit in ((result.base, result.base_fit), (result.new, result.new_fit)):
+        lines.append(f"  {front.name}: {len(front.labels)} sizes, loss {front.loss_range[0]:.4f}-"
+                     f"{front.loss_range[1]:.4f}; L(C) = {fit.E:.4f} + ({fit.x_c:.3g}/C)^{fit.alpha:.4f}")
+    if not result.ranges_overlap:
+        lines.append("  WARNING: the families' measured loss ranges do not overlap: every multiplier is extrapolated")
+    for point in result.at_losses:
+        flag = "  EXTRAPOLATED (outside a family's measured losses)" if point.extrapolated else ""
+        lines.append(f"  at loss {point.loss:.4f}: multiplier {point.multiplier:.3g} "
+                     f"[{point.low:.3g}, {point.high:.3g}]{flag}")
+    return lines
+
+
+def plot(result: Comparison, path: Path) -> Path:
+    """Left: both frontiers and their fitted laws against compute. Right: the multiplier against loss, its
+    interval shaded, extrapolated losses greyed."""
+    import matplotlib
+    import matplotlib.ticker
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for front, fit, color in ((result.base, result.base_fit, "tab:blue"), (result.new, result.new_fit, "tab:orange")):
+        left.scatter(front.compute, front.loss, color=color, zorder=3, label=f"{front.name}: best run per size")
+        measured = np.geomspace(front.compute.min(), front.compute.max(), 100)
+        left.plot(measured, fit.predict(measured), color=color,
+                  label=f"fit {fit.E:.2f} + ({fit.x_c:.2g}/C)^{fit.alpha:.2f}")
+        for span in (np.geomspace(front.compute.min() / 3, front.compute.min()),
+                     np.geomspace(front.compute.max(), front.compute.max() * 3)):
+            left.plot(span, fit.predict(span), color=color, linestyle="--")  # extrapolated
+    left.set(xscale="log", xlabel="training compute C = 6ND (FLOPs)", ylabel="final loss (nats/token)",
+             title="compute frontiers (dashed: extrapolated)")
+    left.legend(fontsize=8)
+    losses = np.array([p.loss for p in result.grid])
+    right.plot(losses, [p.multiplier for p in result.grid], color="black", label="multiplier (fit)")
+    right.fill_between(losses, [p.low for p in result.grid], [p.high for p in result.grid], color="grey",
+                       alpha=0.3, label=f"{CONFIDENCE:.0%} bootstrap interval")
+    for point in result.at_losses:
+        right.errorbar([point.loss], [point.multiplier], yerr=[[point.multiplier - point.low],
+                       [point.high - point.multiplier]], fmt="o", color="tab:red", capsize=4,
+                       label=f"at L={point.loss:.3g}: {point.multiplier:.3g} [{point.low:.3g}, {point.high:.3g}]")
+    right.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    right.set(yscale="log", xlabel="loss L (nats/token)",
+              ylabel=f"C_{result.base.name}(L) / C_{result.new.name}(L)",
+              title=f"compute multiplier of {result.new.name} over {result.base.name}")
+    right.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    right.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    right.invert_xaxis()  # lower loss (more compute) to the right, as on the left panel
+    right.legend(fontsize=8)
+    caveat = ("Shown only over the loss range both families measured." if result.ranges_overlap else
+              "Ranges do not overlap: the whole curve is extrapolated.")
+    fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size; intervals from a residual bootstrap "
+             f"of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_fit_json(path: Path, result: Comparison) -> None:
+    """Put the comparison under "compute_multiplier" in fit.json, keeping what the scaling analysis wrote there."""
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    existing["compute_multiplier"] = result.to_dict()
+    path.write_text(json.dumps(existing, indent=2, allow_nan=False))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Compute-equivalent multiplier between two families of runs.")
+    parser.add_argument("result_dirs", nargs="+", type=Path, help="study folders or results roots")
+    parser.add_argument("--compare", nargs=2, metavar=("BASE", "NEW"), required=True,
+                        help="label globs of the two families (e.g. 't2017_*' 'modern_*'), or values of --field")
+    parser.add_argument("--field", default=None, help="choose families by this config field (e.g. optimizer)")
+    parser.add_argument("--at-loss", type=float, nargs="*", default=[], help="losses to report the multiplier at")
+    parser.add_argument("--loss", choices=("auto", "final_val_loss", "final_loss"), default="auto")
+    parser.add_argument("--n-bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: <first dir>/analysis)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from .load_results import load_runs
+    from .run_selection import choose_loss_column
+
+    args = parse_args(argv)
+    runs = load_runs(*args.result_dirs)
+    loss_column = choose_loss_column(runs) if args.loss == "auto" else args.loss
+    base_name, new_name = args.compare
+    try:
+        fronts = [frontier(select_family(runs, name, args.field), name, loss_column) for name in (base_name, new_name)]
+        result = compare(*fronts, at_losses=args.at_loss, n_bootstrap=args.n_bootstrap, seed=args.seed)
+    except ValueError as error:
+        print(f"multiplier: {error}", file=sys.stderr)
+        return 2
+    out = args.out or args.result_dirs[0] / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    print("\n".join(report_lines(result)))
+    write_fit_json(out / "fit.json", result)
+    print(f"wrote {plot(result, out / 'multiplier.png')} and {out / 'fit.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Regularisation in the training loop: label smoothing of the objective, and the dropout masks' seed.
+
+Dropout masks come from torch's global generator, seeded before every optimizer step from (model_seed,
+step, rank): a resumed run draws the masks an uninterrupted one would, with no generator state in the
+checkpoint, and every DDP rank draws its own.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from scaling_laws.config import DROPOUT_FIELDS, ExperimentConfig
+
+# Mixes the three numbers into one 63-bit seed (distinct for any step and rank below 2^20 workers).
+STEP_STRIDE, RANK_STRIDE = 1 << 20, 1 << 40
+
+
+def has_dropout(cfg: ExperimentConfig) -> bool:
+    return any(getattr(cfg, name) > 0 for name in DROPOUT_FIELDS)
+
+
+def dropout_seed(model_seed: int, step: int, rank: int) -> int:
+    return (model_seed * RANK_STRIDE + step * STEP_STRIDE + rank) % (1 << 63)
+
+
+def seed_dropout(model_seed: int, step: int, rank: int) -> None:
+    """Seed the generators dropout draws from (CPU and every CUDA device) for this step on this rank."""
+    torch.manual_seed(dropout_seed(model_seed, step, rank))
+
+
+def smoothed_and_plain_loss(logits: torch.Tensor, targets: torch.Tensor,
+                            label_smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(objective to minimise, plain cross-entropy to log), both means over tokens.
+
+    With smoothing e the objective is (1 - e) CE + e x mean over the vocabulary of -log p (Szegedy et al.
+    2016; torch's label_smoothing). The plain cross-entropy is what the CSV ``loss`` holds, so curves with
+    and without smoothing stay comparable and fit the same way.
+    """
+    if label_smoothing == 0:
+        loss = F.cross_entropy(logits, targets)
+        return loss, loss
+    log_probs = F.log_softmax(logits, dim=-1)
+    plain = F.nll_loss(log_probs, targets)
+    uniform = -log_probs.mean(dim=-1).mean()
+    return (1 - label_smoothing) * plain + label_smoothing * uniform, plain

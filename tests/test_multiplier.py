@@ -1,0 +1,101 @@
+"""The compute-equivalent multiplier recovers a known one from synthetic power-law families."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experimental_analysis.multiplier import (Frontier, compare, frontier, main, multiplier, select_family)
+from experimental_analysis.kaplan import KaplanFit
+
+E, C_C, ALPHA = 1.7, 2e13, 0.2  # losses 3.5 down to 2.0 over C = 1e12 .. 1e16
+TRUE_MULTIPLIER = 3.0  # the new family reaches each loss with a third of the compute
+
+
+def law(compute):
+    return E + (C_C / compute) ** ALPHA
+
+
+def synthetic_runs(noise=0.004, seed=0) -> pd.DataFrame:
+    """Two families, 6 sizes, 3 learning rates each: the best LR sits on the law, the others above it."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for family, gain in (("base", 1.0), ("new", TRUE_MULTIPLIER)):
+        for size, compute in enumerate(np.geomspace(1e12, 1e16, 6)):
+            for lr, penalty in ((1e-3, 0.05), (2e-3, 0.0), (4e-3, 0.12)):
+                loss = law(compute * gain) * np.exp(rng.normal(0, noise)) + penalty
+                rows.append({"label": f"{family}_d{size}_lr_{lr:g}", "optimizer": family, "total_params": 1000 + size,
+                             "flops": compute, "final_loss": loss, "status": "complete"})
+    return pd.DataFrame(rows)
+
+
+def fronts(runs):
+    return [frontier(select_family(runs, f"{name}_*"), name, "final_loss") for name in ("base", "new")]
+
+
+def test_frontier_takes_the_best_learning_rate_of_each_size():
+    base, _ = fronts(synthetic_runs(noise=0.0))
+    assert len(base.labels) == 6 and all(label.endswith("_lr_0.002") for label in base.labels)
+    assert base.loss == pytest.approx(law(base.compute))
+
+
+def test_families_by_config_field_equal_families_by_label():
+    runs = synthetic_runs()
+    assert select_family(runs, "new", field="optimizer").equals(select_family(runs, "new_*"))
+
+
+def test_the_fit_recovers_a_known_multiplier_within_its_interval():
+    base, new = fronts(synthetic_runs())
+    result = compare(base, new, at_losses=[2.2, 2.5], n_bootstrap=300, seed=1)
+    for point in result.at_losses:
+        assert point.low <= TRUE_MULTIPLIER <= point.high, point
+        assert point.multiplier == pytest.approx(TRUE_MULTIPLIER, rel=0.15)
+        assert point.high / point.low < 2.0  # an interval that says something
+        assert not point.extrapolated
+    covered = [p.low <= TRUE_MULTIPLIER <= p.high for p in result.grid]
+    assert sum(covered) >= 0.8 * len(covered), [(p.loss, p.low, p.high) for p in result.grid]
+
+
+def test_noise_free_families_give_the_exact_multiplier():
+    base, new = fronts(synthetic_runs(noise=0.0))
+    result = compare(base, new, at_losses=[2.3], n_bootstrap=20)
+    assert result.at_losses[0].multiplier == pytest.approx(TRUE_MULTIPLIER, rel=1e-3)
+
+
+def test_losses_outside_a_measured_range_are_flagged_extrapolated():
+    base, new = fronts(synthetic_runs())
+    lowest = max(base.loss_range[0], new.loss_range[0])
+    result = compare(base, new, at_losses=[lowest - 0.05, lowest + 0.05], n_bootstrap=50)
+    assert [p.extrapolated for p in result.at_losses] == [True, False]
+
+
+def test_multiplier_is_the_ratio_of_the_inverse_laws():
+    base = KaplanFit(E=2.0, x_c=1e9, alpha=0.5, variable="C", rms_log_residual=0.0, n_points=5)
+    new = KaplanFit(E=2.0, x_c=1e9 / 4, alpha=0.5, variable="C", rms_log_residual=0.0, n_points=5)
+    assert multiplier(base, new, [2.5, 3.0]) == pytest.approx([4.0, 4.0])
+    assert np.isnan(multiplier(base, new, [1.9])).all()  # below the irreducible loss: never reached
+
+
+def test_cli_prints_the_multiplier_writes_fit_json_and_the_figure(tmp_path, monkeypatch, capsys):
+    import experimental_analysis.load_results as load_results
+    runs = synthetic_runs()
+    monkeypatch.setattr(load_results, "load_runs", lambda *dirs: runs)
+    out = tmp_path / "analysis"
+    (out).mkdir()
+    (out / "fit.json").write_text(json.dumps({"approach_3": {"kept": True}}))
+    assert main([str(tmp_path), "--compare", "base_*", "new_*", "--at-loss", "2.3", "--n-bootstrap", "100", "--loss", "final_loss",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "at loss 2.3000: multiplier" in printed
+    saved = json.loads((out / "fit.json").read_text())
+    assert saved["approach_3"] == {"kept": True}  # the scaling analysis's results are kept
+    point = saved["compute_multiplier"]["at_losses"][0]
+    assert point["low"] <= TRUE_MULTIPLIER <= point["high"]
+    assert (out / "multiplier.png").stat().st_size > 10_000
+
+
+def test_a_family_without_runs_is_an_error_naming_it(tmp_path, monkeypatch, capsys):
+    import experimental_analysis.load_results as load_results
+    monkeypatch.setattr(load_results, "load_runs", lambda *dirs: synthetic_runs())
+    assert main([str(tmp_path), "--compare", "base_*", "lstm_*", "--n-bootstrap", "10", "--loss", "final_loss"]) == 2
+    assert "family 'lstm_*' has no complete run" in capsys.readouterr().err
