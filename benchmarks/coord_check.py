@@ -162,13 +162,21 @@ def plot(rows: list[dict], mode: str, path: Path) -> None:
             for module, by_size in cells.items():
                 sizes = sorted(by_size)
                 ax.plot(sizes, [np.mean(by_size[s]) for s in sizes], marker=".", label=module)
-            ax.set(xscale="log", yscale="log", title=f"{arm} step {step}")
-            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set(xscale="log", yscale="log")
+            ax.set_title(f"{arm}: after {step} updates", fontsize=9)
+            sizes = sorted({r["size"] for r in rows})
+            ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(sizes))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([str(s) for s in sizes]))
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            ax.tick_params(axis="x", labelsize=7)
             if i == len(arms) - 1:
-                ax.set_xlabel(mode)
-    axes[0][-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1, 1))
+                ax.set_xlabel(f"{mode} ({'hidden_dim' if mode == 'width' else 'num_layers'})")
+            if j == 0:
+                ax.set_ylabel("mean |activation|")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), title="module output")
+    fig.suptitle(f"coordinate check in {mode}: flat lines = activations independent of {mode}", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
