@@ -62,3 +62,18 @@ def test_lstm_starts_every_window_from_a_zero_state():
     together = model(tokens)
     assert torch.allclose(together[1], model(tokens[1:])[0], atol=1e-6)  # row 1 does not see row 0's state
     assert torch.allclose(together[:, :5], model(tokens[:, :5]), atol=1e-6)  # causal: later tokens change nothing
+
+
+def test_the_recurrence_runs_in_fp32_inside_autocast():
+    """Under CUDA autocast cuDNN would run the LSTM in fp16 with no gradient scaler; ours stays fp32 (checked
+    here under the CPU's bf16 autocast, which the same guard switches off)."""
+    cfg = validate_experiment(gen_lstm_experim(16, world_size=1, **TINY_LSTM)[0])
+    model = build_model(cfg)
+    seen = []
+    model.lstm.register_forward_hook(lambda module, args, out: seen.append((args[0].dtype, out[0].dtype)))
+    tokens = torch.randint(0, 256, (2, 12))
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        logits = model(tokens)
+    assert seen == [(torch.float32, torch.float32)]
+    plain = model(tokens)
+    assert torch.allclose(logits.float(), plain, atol=0.1)  # the readout may still run in bf16

@@ -7,6 +7,15 @@ import torch.nn as nn
 from scaling_laws.models.architecture import ConfigLike
 
 
+def recurrence_in_fp32(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+    """The LSTM's outputs, computed in fp32 even inside an autocast region. Under CUDA autocast cuDNN's RNN is
+    cast to fp16 whatever autocast's dtype (bf16 included), and the loop keeps no gradient scaler for fp16:
+    small gradients through the recurrence would underflow. docs/lstm.md has the cost on an H200."""
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        hidden, _ = lstm(x.float())
+    return hidden
+
+
 class LSTMLM(nn.Module):
     """``forward(tokens) -> logits`` for (batch, seq) token ids.
 
@@ -38,6 +47,6 @@ class LSTMLM(nn.Module):
                     param[d:2 * d].fill_(1.0)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        hidden, _ = self.lstm(self.token_embedding(tokens))
+        hidden = recurrence_in_fp32(self.lstm, self.token_embedding(tokens))
         x = self.ln_final(hidden)
         return x @ self.token_embedding.weight.T if self.head is None else self.head(x)
