@@ -102,6 +102,6 @@ def save(fig, path: Path) -> Path:
     if problems:
         plt.close(fig)
         raise FigureError(f"refusing to write {path}: " + "; ".join(problems))
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.15)  # legends under the axes stay whole
     plt.close(fig)
     return Path(path)

@@ -49,6 +49,12 @@ def _chinchilla_equation(fit) -> str:
     return f"Approach 3: L = {fit.E:.3g} + {fit.A:.3g}/N^{fit.alpha:.3f} + {fit.B:.3g}/D^{fit.beta:.3f}"
 
 
+def _fit_caveat(analysis: Analysis) -> str:
+    """What a legend adds to the Approach 3 fit when its diagnostics flag it (diagnostics.py)."""
+    diag = analysis.diagnostics.get("chinchilla")
+    return "" if diag is None or diag.reliable else " (UNRELIABLE: flagged parameters)"
+
+
 def plot_loss_vs_compute(runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
     """Final loss against compute, the observed frontier, and the fitted compute-optimal law with its band."""
     loss_column = analysis.loss_column
@@ -62,8 +68,7 @@ def plot_loss_vs_compute(runs: pd.DataFrame, analysis: Analysis, path: Path) -> 
     if "chinchilla" in analysis.fits:
         fit = analysis.fits["chinchilla"]
         C = np.logspace(np.log10(runs["flops"].min()), np.log10(runs["flops"].max()), 100)
-        diag = analysis.diagnostics.get("chinchilla")
-        caveat = "" if diag is None or diag.reliable else " (UNRELIABLE: flagged parameters)"
+        caveat = _fit_caveat(analysis)
         ax.plot(C, fit.predict(fit.N_opt(C), fit.D_opt(C)), "r-",
                 label=f"Approach 3 compute-optimal L(C), N_opt ~ C^{fit.a:.2f}{caveat}")
         if len(fit.draws):
@@ -106,7 +111,8 @@ def plot_chinchilla_fit(runs: pd.DataFrame, analysis: Analysis, path: Path) -> P
     D = np.logspace(np.log10(runs["tokens"].min()) - 0.2, np.log10(runs["tokens"].max()) + 0.2, 100)
     for k, n in enumerate(_curve_sizes(runs["total_params"].to_numpy(float))):
         color = plt.cm.viridis(norm(n))
-        ax.plot(D, fit.predict(n, D), color=color, lw=1.2, label=_chinchilla_equation(fit) if k == 0 else None)
+        ax.plot(D, fit.predict(n, D), color=color, lw=1.2,
+                label=_chinchilla_equation(fit) + _fit_caveat(analysis) if k == 0 else None)
         if len(fit.draws):
             lo, hi = _band(fit.draws, lambda E, A, B, a, b: E + A / n**a + B / D**b)
             ax.fill_between(D, lo, hi, color=color, alpha=0.12, lw=0, label="95% bootstrap band" if k == 0 else None)
