@@ -239,8 +239,10 @@ def plot(result: Comparison, path: Path) -> Path:
     right.set(yscale="log", xlabel="loss L (nats/token)",
               ylabel=f"C_{result.base.name}(L) / C_{result.new.name}(L)",
               title=f"compute multiplier of {result.new.name} over {result.base.name}")
+    # Labelled ticks at 1, 2, 5 x 10^k only: labelling every minor tick crowds a range of several decades.
+    right.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     right.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    right.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    right.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     right.invert_xaxis()  # lower loss (more compute) to the right, as on the left panel
     right.legend(fontsize=8)
     caveat = ("Shown only over the loss range both families measured." if result.ranges_overlap else
@@ -279,10 +281,10 @@ def main(argv=None) -> int:
     from .run_selection import choose_loss_column
 
     args = parse_args(argv)
-    runs = load_runs(*args.result_dirs)
-    loss_column = choose_loss_column(runs) if args.loss == "auto" else args.loss
     base_name, new_name = args.compare
-    try:
+    try:  # a missing folder, no runs, an empty family: one line, exit 2
+        runs = load_runs(*args.result_dirs)
+        loss_column = choose_loss_column(runs) if args.loss == "auto" else args.loss
         fronts = [frontier(select_family(runs, name, args.field), name, loss_column) for name in (base_name, new_name)]
         result = compare(*fronts, at_losses=args.at_loss, n_bootstrap=args.n_bootstrap, seed=args.seed)
     except ValueError as error:

@@ -99,3 +99,10 @@ def test_a_family_without_runs_is_an_error_naming_it(tmp_path, monkeypatch, caps
     monkeypatch.setattr(load_results, "load_runs", lambda *dirs: synthetic_runs())
     assert main([str(tmp_path), "--compare", "base_*", "lstm_*", "--n-bootstrap", "10", "--loss", "final_loss"]) == 2
     assert "family 'lstm_*' has no complete run" in capsys.readouterr().err
+
+
+def test_a_missing_results_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    missing = tmp_path / "HISTORICAL_TINY"
+    assert main([str(missing), "--compare", "t2017_*", "modern_*"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("multiplier: ") and "is not a directory" in err and "Traceback" not in err
