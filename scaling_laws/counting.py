@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from scaling_laws.config import ConfigError
+
 
 @dataclass(frozen=True)
 class ParamCounts:
@@ -48,3 +50,12 @@ def model_flops_utilisation(tokens_per_second: float, flops_per_token: Optional[
     if flops_per_token is None or peak_flops is None:
         return None
     return tokens_per_second * flops_per_token / peak_flops
+
+
+def per_rank_batch(target_effective_batch_size: int, world_size: int = 1) -> int:
+    """Sequences of a step on one rank: the global batch / world_size; ConfigError when it does not divide."""
+    if target_effective_batch_size % world_size:
+        raise ConfigError(f"world_size={world_size} does not divide target_effective_batch_size="
+                          f"{target_effective_batch_size}: every rank takes an equal share of the global batch; "
+                          "pick a world_size dividing it")
+    return target_effective_batch_size // world_size

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from scaling_laws.counting import per_rank_batch
 from scaling_laws.models import architecture
 from scaling_laws.models.architecture import ConfigLike, MemoryStages
 
@@ -114,8 +115,8 @@ def usable_bytes(gpu_memory_gb: float, target_gpu_memory_usage: float) -> float:
 
 
 def per_rank_sequences(cfg: ConfigLike) -> int:
-    """Sequences of a step on one rank: the global batch target_effective_batch_size / world_size."""
-    return cfg.target_effective_batch_size // getattr(cfg, "world_size", 1)
+    """Sequences of a step on one rank, for a config or the fields resolved so far."""
+    return per_rank_batch(cfg.target_effective_batch_size, getattr(cfg, "world_size", 1))
 
 
 def fits(cfg: ConfigLike, batch_size: int, gpu_memory_gb: float, usage: float, world_size: int = 1) -> bool:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from scaling_laws.config import ConfigError
 from scaling_laws.data import DataError
 from scaling_laws.data.spec import BYTE_VOCAB_SIZE, summarize
+from scaling_laws.counting import per_rank_batch
 from scaling_laws.models import architecture, param_counts
 from scaling_laws.models.memory import choose_for_fields
 from scaling_laws.validate import defer_problem
@@ -75,14 +75,6 @@ def _micro_batch(fields: Fields) -> Fields:
         return {"batch_size": max(1, target // fields["gradient_accumulation_steps"])}
     batch_size, accum = choose_for_fields(fields, fields["gpu_memory_gb"])
     return {"batch_size": batch_size, "gradient_accumulation_steps": accum}
-
-
-def per_rank_batch(target: int, world_size: int) -> int:
-    """Sequences per step on one rank; ConfigError when world_size does not divide the global batch."""
-    if target % world_size:
-        raise ConfigError(f"world_size={world_size} does not divide target_effective_batch_size={target}: every "
-                          "rank takes an equal share of the global batch; pick a world_size dividing it")
-    return target // world_size
 
 
 DERIVED: tuple[Derived, ...] = (
