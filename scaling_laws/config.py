@@ -193,7 +193,8 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
 # Fields with a fixed set of values, checked as soon as they are given (derivation rules read some of them).
 CHOICES = {"activation": ACTIVATIONS, "lr_schedule": LR_SCHEDULES, "norm": NORMS, "norm_placement": NORM_PLACEMENTS,
            "position_encoding": POSITION_ENCODINGS, "init_scheme": INIT_SCHEMES, "token_rule": TOKEN_RULES,
-           "optimizer": tuple(OPTIMIZER_FIELDS), "dtype": DTYPES, "device": DEVICES, "compile": COMPILE_MODES}
+           "optimizer": tuple(OPTIMIZER_FIELDS), "dtype": DTYPES, "device": DEVICES, "compile": COMPILE_MODES,
+           "mup_weight_decay": MUP_WEIGHT_DECAY_RULES}
 
 
 def _check_choices(values: dict[str, Any]) -> None:
@@ -269,7 +270,6 @@ def _check_values(cfg: ExperimentConfig) -> None:
 
 def _check_mup(cfg: ExperimentConfig) -> None:
     """muP needs its base width; CompleteP (completep_alpha > 0) needs muP and its base depth."""
-    _check_choice("mup_weight_decay", cfg.mup_weight_decay, MUP_WEIGHT_DECAY_RULES)
     if cfg.use_mup:
         # muP's per-group rules here are Adam's (Tensor Programs V table 3); SGD has its own table, not built.
         _require(cfg.optimizer in MUP_OPTIMIZERS,
