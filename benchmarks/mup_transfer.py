@@ -3,6 +3,11 @@ standard parametrization vs muP, final validation loss per run. At the base widt
 (tests/test_mup.py), so it is trained once and shown in both arms.
 
     python3 benchmarks/mup_transfer.py --widths 128 512 --steps 400 --out results_dir
+
+Tuning the base (docs/mup.md, "What closes the gap"): ``--set KEY=VALUE`` applies to every run (e.g.
+tie_embeddings=False, mup_weight_decay=coupled), ``--mup-set KEY=VALUE`` to the muP arm only (e.g.
+mup_output_multiplier=4); with --mup-set the base width trains the muP arm too, as it is no longer SP there.
+``--arms`` picks the arms, ``--base`` the base width (default: the first of --widths).
 """
 from __future__ import annotations
 
@@ -22,13 +27,27 @@ from scaling_laws.training.optim import get_lr  # noqa: E402
 from scaling_laws.validate import validate_experiment  # noqa: E402
 
 
+def parse_settings(pairs: list[str]) -> dict:
+    """KEY=VALUE pairs as config overrides, VALUE read as a Python literal where it is one."""
+    import ast
+
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
 def config(width: int, lr: float, arm: str, base: int, args):
-    mup = dict(use_mup=True, mup_base_width=base) if arm == "mup" else {}
+    mup = dict(use_mup=True, mup_base_width=base, **args.mup_set) if arm == "mup" else {}
     tokens = args.steps * args.batch * args.seq
     return validate_experiment(gen_experim(width, folder_name="mup_transfer", num_layers=args.layers,
                                            seq_length=args.seq, target_effective_batch_size=args.batch,
                                            max_tokens_training=tokens, learning_rate=lr, eval_sequences=args.eval,
-                                           compile="off", **mup)[0])
+                                           compile="off", **args.set, **mup)[0])
 
 
 def final_val_loss(cfg) -> float:
@@ -49,20 +68,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--eval", type=int, default=128)
     parser.add_argument("--out", type=Path, default=Path("mup_transfer"))
+    parser.add_argument("--base", type=int, default=None, help="muP base width (default: the first of --widths)")
+    parser.add_argument("--arms", nargs="+", default=["sp", "mup"], choices=["sp", "mup"])
+    parser.add_argument("--set", nargs="*", default=[], help="KEY=VALUE config overrides for every run")
+    parser.add_argument("--mup-set", nargs="*", default=[], help="KEY=VALUE overrides for the muP arm only")
+    parser.add_argument("--tag", default="mup_transfer", help="name of the JSON file written under --out")
     args = parser.parse_args()
-    base = args.widths[0]
+    args.set, args.mup_set = parse_settings(args.set), parse_settings(args.mup_set)
+    base = args.base or args.widths[0]
     args.out.mkdir(parents=True, exist_ok=True)
     print(describe_mup(config(args.widths[-1], 1e-3, "mup", base, args)), flush=True)
     rows = []
     for width in args.widths:
-        for arm in ("sp", "mup") if width != base else ("sp",):
+        at_base_sp_is_mup = width == base and not args.mup_set and "sp" in args.arms
+        for arm in [a for a in args.arms if not (at_base_sp_is_mup and a == "mup")]:
             for lr in args.lrs:
                 started = time.perf_counter()
                 loss = final_val_loss(config(width, lr, arm, base, args))
-                rows.append(dict(width=width, arm=arm, lr=lr, val_loss=loss, seconds=time.perf_counter() - started))
+                rows.append(dict(width=width, arm=arm, lr=lr, val_loss=loss, seconds=time.perf_counter() - started,
+                                 settings=args.set, mup_settings=args.mup_set if arm == "mup" else {}))
                 print(json.dumps(rows[-1]), flush=True)
-                (args.out / "mup_transfer.json").write_text(json.dumps(rows, indent=1))
-    print(table(rows, base, args.lrs))
+                (args.out / f"{args.tag}.json").write_text(json.dumps(rows, indent=1))
+    print(table(rows, base if not args.mup_set else None, args.lrs))
 
 
 def table(rows: list[dict], base: int, lrs: list[float]) -> str:
@@ -75,7 +102,7 @@ def table(rows: list[dict], base: int, lrs: list[float]) -> str:
         finite = {lr: v for lr, v in losses.items() if v == v}
         best = min(finite, key=finite.get) if finite else None
         cells = [("**%.3f**" if lr == best else "%.3f") % losses[lr] if lr in losses else "" for lr in lrs]
-        label = f"{arm} (= muP)" if width == base else arm
+        label = f"{arm} (= muP)" if width == base and arm == "sp" else arm
         lines.append(f"| {width} | {label} | " + " | ".join(cells) + f" | {best:.3g} | {finite[best]:.3f} |"
                      if best else f"| {width} | {label} | " + " | ".join(cells) + " | - | - |")
     return "\n".join(lines)
