@@ -83,6 +83,7 @@ class ExperimentConfig:
     mup_base_head_dim: Optional[int] = None  # head size of the base model; None: this model's (heads grow with width)
     mup_output_multiplier: float = 1.0  # logits x this x mup_base_width / hidden_dim (tuned at the base width)
     mup_embedding_lr_multiplier: float = 1.0  # embeddings' lr x this at every width (tuned at the base width)
+    mup_init_multiplier: float = 1.0  # hidden matrices' init std x this at every width (tuned at the base width)
     mup_weight_decay: str = "width_scaled"  # hidden-matrix decay: width_scaled (wd x width/base, lr x wd fixed) or coupled (wd as given)
     completep_alpha: float = 0.0  # depth exponent: branches x (base/L)^alpha; 0 width-only muP, 0.5 depth-muP, 1 CompleteP
     completep_base_depth: Optional[int] = None  # num_layers the hyperparameters were tuned at; needed when completep_alpha > 0
@@ -207,7 +208,7 @@ POSITIVE = ("hidden_dim", "num_layers", "num_heads", "ffn_dim", "vocab_size", "s
             "target_effective_batch_size", "world_size", "batch_size", "gradient_accumulation_steps", "gpu_memory_gb",
             "learning_rate", "eps", "eval_interval", "eval_sequences", "token_to_param_ratio", "warn_above_epochs",
             "mup_base_width", "mup_base_head_dim", "mup_output_multiplier", "mup_embedding_lr_multiplier",
-            "completep_base_depth")
+            "mup_init_multiplier", "completep_base_depth")
 
 
 def _check_numbers(values: dict[str, Any]) -> None:
@@ -284,7 +285,7 @@ def _check_mup(cfg: ExperimentConfig) -> None:
                  "model's head size")
     else:
         for name, unset in (("mup_base_width", None), ("mup_base_head_dim", None), ("mup_output_multiplier", 1.0),
-                            ("mup_embedding_lr_multiplier", 1.0)):
+                            ("mup_embedding_lr_multiplier", 1.0), ("mup_init_multiplier", 1.0)):
             _require(getattr(cfg, name) == unset,
                      f"{name}={getattr(cfg, name)!r} is only read with use_mup=True; set use_mup=True or remove it")
         _require(cfg.completep_alpha == 0, f"completep_alpha={cfg.completep_alpha!r} needs use_mup=True "

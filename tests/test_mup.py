@@ -70,6 +70,16 @@ def test_init_std_and_forward_multipliers_scale_with_width():
     assert wide.blocks[0].attn.scale == pytest.approx(8 ** 0.5 / 64)
 
 
+def test_the_init_multiplier_scales_hidden_matrices_only():
+    """Same seed: hidden matrices x mup_init_multiplier, embeddings untouched; refused without muP."""
+    plain, scaled = (build_model(mup_config(64, mup_init_multiplier=m, tie_embeddings=False)) for m in (1.0, 3.0))
+    assert torch.allclose(scaled.blocks[0].mlp.up.weight, 3.0 * plain.blocks[0].mlp.up.weight)
+    assert torch.equal(scaled.token_embedding.weight, plain.token_embedding.weight)
+    assert torch.equal(scaled.head.weight, plain.head.weight)
+    with pytest.raises(ConfigError, match="mup_init_multiplier=2.0 is only read with use_mup=True"):
+        config(32, mup_init_multiplier=2.0)
+
+
 @pytest.mark.parametrize("tie", [True, False])
 def test_mup_at_the_base_width_is_the_standard_model_and_makes_its_updates(tie):
     """Same weights, same logits, and after three AdamW steps of the real train_step the same weights again."""

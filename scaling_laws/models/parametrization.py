@@ -60,7 +60,8 @@ def role_rules(cfg: ConfigLike) -> dict[str, Rule]:
     m_n, m_l, a = mup.width_multiplier(cfg), mup.depth_multiplier(cfg), mup.alpha(cfg)
     block_eps = 1.0 / m_n * m_l ** -a
     return {"hidden": Rule(lr=1.0 / m_n * m_l ** (a - 1), weight_decay=mup.hidden_weight_decay(cfg), eps=block_eps,
-                           init="x (base fan_in / fan_in)^1/2"),
+                           init="x (base fan_in / fan_in)^1/2" + (f" x {cfg.mup_init_multiplier:g}"
+                                                                   if cfg.mup_init_multiplier != 1 else "")),
             "block_vector": Rule(lr=m_l ** (a - 1), weight_decay=0.0, eps=block_eps, init="x 1"),
             "embedding": Rule(lr=cfg.mup_embedding_lr_multiplier, weight_decay=cfg.weight_decay, eps=1.0, init="x 1"),
             "output": Rule(lr=1.0, weight_decay=cfg.weight_decay, eps=1.0, init="x 1"),
@@ -103,11 +104,12 @@ def parameter_roles(model: nn.Module, cfg: ConfigLike) -> dict[str, str]:
 
 
 def init_multipliers(model: nn.Module, cfg: ConfigLike) -> dict[str, float]:
-    """Factor on each parameter's standard init std: (base fan_in / fan_in)^1/2 on hidden matrices, else 1."""
+    """Factor on each parameter's standard init std: mup_init_multiplier x (base fan_in / fan_in)^1/2 on hidden
+    matrices, else 1."""
     if not cfg.use_mup:
         return {name: 1.0 for name, _ in model.named_parameters()}
     roles, base = parameter_roles(model, cfg), _meta_shapes(cfg, cfg.mup_base_width)
-    return {name: (base[name][1] / p.shape[1]) ** 0.5 if roles[name] == "hidden" else 1.0
+    return {name: cfg.mup_init_multiplier * (base[name][1] / p.shape[1]) ** 0.5 if roles[name] == "hidden" else 1.0
             for name, p in model.named_parameters()}
 
 
