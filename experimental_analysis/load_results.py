@@ -14,6 +14,7 @@ from scaling_laws.results_layout import CSV_COLUMNS, RunPaths, done_summary, rea
 from scaling_laws.status import RunStatus
 
 from .final_loss import best_loss, final_loss
+from .learning_rate import with_parametrization
 
 def _labels(folder: Path) -> list[str]:
     """Run labels in a study folder: from metrics CSVs and config files."""
@@ -82,7 +83,8 @@ def load_runs(*result_dirs) -> pd.DataFrame:
 
     Columns: the config fields, folder, label, path, total_params, non_embedding_params,
     dataset_sha256, steps, tokens (D), flops (C = 6ND), flops_with_attention (NaN in CSVs older than
-    that column), final_loss, best_loss, final_val_loss, best_val_loss (final_loss.py), status.
+    that column), final_loss, best_loss, final_val_loss, best_val_loss (final_loss.py), status, parametrization
+    (SP, muP or CompleteP (alpha a): learning_rate.parametrization).
     """
     if not result_dirs:
         raise ValueError("load_runs: pass at least one results directory")
@@ -90,7 +92,7 @@ def load_runs(*result_dirs) -> pd.DataFrame:
     records = [r for f in folders for r in map(lambda label: _read_run(f, label), _labels(f)) if r]
     if not records:
         raise ValueError(f"load_runs: no run with a config file under {[str(d) for d in result_dirs]}")
-    runs = _dedupe(pd.DataFrame(records))
+    runs = with_parametrization(_dedupe(pd.DataFrame(records)))
     _warn_mixed_datasets(runs)
     return runs
 

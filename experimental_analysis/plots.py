@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from .analysis import Analysis, compute_frontier
-from .figure_style import figure, legend_outside, plt, save
+from .figure_style import FIGSIZE, figure, legend_outside, plt, save
 from .isoflop import BUDGET_RTOL
-from .learning_rate import sweep_keys
+from .learning_rate import sweep_keys, with_parametrization
 
 EMA_SPAN_FRACTION = 0.05  # training-curve smoothing: an EMA over 5% of a run's logged steps
 MAX_FIT_CURVES = 8  # fitted L(N, D) curves drawn (at evenly spaced sizes) when there are more sizes
@@ -143,17 +143,30 @@ def plot_isoflop(runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
 
 
 def plot_lr_sweep(lr_runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
-    """Final loss against learning rate, one line per swept width (and token budget)."""
-    fig, ax = figure()
-    for key, group in lr_runs.groupby(sweep_keys(lr_runs)):
-        if group["learning_rate"].nunique() < 2:
-            continue
-        by_lr = group.groupby("learning_rate")[analysis.loss_column].mean()
-        width, *tokens = key
-        ax.plot(by_lr.index, by_lr.values, "o-", label=f"width {width}" + (f", D = {tokens[0]:.3g}" if tokens else ""))
-    ax.set(xscale="log", xlabel="peak learning rate (AdamW)", ylabel=loss_label(analysis),
-           title=_title(analysis, "loss vs learning rate"))
-    legend_outside(ax)
+    """Final loss (mean over seeds) against learning rate, one panel per parametrization (SP, muP, ...), one
+    line per swept width (and token budget), each width's best LR ringed; shared loss axis."""
+    lr_runs = with_parametrization(lr_runs)
+    arms = sorted(lr_runs["parametrization"].unique(), key=lambda arm: (arm != "SP", arm))
+    fig, axes = plt.subplots(1, len(arms), figsize=(FIGSIZE[0] * (1 + 0.6 * (len(arms) - 1)), FIGSIZE[1]),
+                             sharey=True, squeeze=False)
+    widths = lr_runs["hidden_dim"].astype(float)
+    colour = plt.cm.viridis(_size_norm(widths)(widths.to_numpy()))
+    colour_of = dict(zip(widths, colour))
+    for ax, arm in zip(axes[0], arms):
+        runs = lr_runs[lr_runs["parametrization"] == arm]
+        for key, group in runs.groupby([k for k in sweep_keys(runs) if k != "parametrization"]):
+            if group["learning_rate"].nunique() < 2:
+                continue
+            by_lr = group.groupby("learning_rate")[analysis.loss_column].mean()
+            width, *tokens = key if isinstance(key, tuple) else (key,)
+            tokens = [t for t in tokens if isinstance(t, (int, float))]
+            line, = ax.plot(by_lr.index, by_lr.values, "o-", ms=3, color=colour_of[float(width)],
+                            label=f"width {width}" + (f", D = {tokens[0]:.3g}" if tokens else ""))
+            ax.plot(by_lr.idxmin(), by_lr.min(), "o", ms=9, mfc="none", color=line.get_color())
+        ax.set(xscale="log", xlabel="peak learning rate (config learning_rate)", ylabel=loss_label(analysis), title=arm)
+        ax.tick_params(labelleft=True)  # shared loss axis, labelled on every panel
+        legend_outside(ax)
+    fig.suptitle(_title(analysis, "loss vs learning rate (mean over seeds; ring: best per width)"), fontsize=9)
     return save(fig, path)
 
 

@@ -54,8 +54,32 @@ def kaplan_lines(fit) -> list[str]:
 
 
 def learning_rate_lines(table) -> list[str]:
+    """The best-LR table, how far each parametrization's optimum drifts, best loss by arm, and grid-edge flags."""
     lines = [f"Best learning rate per width ({table.attrs.get('estimator', '')}):"]
-    return lines + ["  " + line for line in table.to_string(index=False).splitlines()]
+    lines += ["  " + line for line in table.to_string(index=False, float_format="%.4g").splitlines()]
+    arm_key = "parametrization" if "parametrization" in table.columns else None
+    for arm, rows in table.groupby(arm_key) if arm_key else [("all runs", table)]:
+        shifts = rows["lr_shift_log2"]
+        lines.append(f"  {arm}: best LR moves {shifts.min():+.3g} .. {shifts.max():+.3g} factor-2 steps from width "
+                     f"{rows['hidden_dim'].min()} to {rows['hidden_dim'].max()} (widest span {shifts.abs().max():.3g})")
+    if arm_key and table[arm_key].nunique() > 1:
+        lines += _best_loss_by_arm(table, arm_key)
+    edge = table[table["parabola_lr"].isna() & (table["n_learning_rates"] >= 3)]
+    lines += [f"  FLAG {', '.join(str(v) for v in row[:-1])}: best LR {row[-1]:.3g} is at the sweep's edge or the "
+              "curve is not convex there: the optimum may lie outside the grid"
+              for row in edge[[c for c in table.columns if c in (arm_key, "hidden_dim")] + ["best_lr"]].itertuples(
+                  index=False)]
+    return lines
+
+
+def _best_loss_by_arm(table, arm_key: str) -> list[str]:
+    """Per width: each arm's best loss with its seed sd (the spread a difference must beat)."""
+    lines = ["  best loss by parametrization (mean over seeds +- sd over seeds at the best LR):"]
+    for width, rows in table.groupby("hidden_dim"):
+        cells = [f"{r[arm_key]} {r['best_loss']:.4f}" + (f" +- {r['seed_sd']:.4f}" if r["seed_sd"] == r["seed_sd"]
+                                                          else "") for _, r in rows.iterrows()]
+        lines.append(f"    width {width}: " + ", ".join(cells))
+    return lines
 
 
 def header_lines(analysis: Analysis, excluded: list[tuple[str, str]], n_used: int) -> list[str]:

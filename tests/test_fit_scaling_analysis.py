@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experimental_analysis.report import learning_rate_lines
 from experimental_analysis import (best_learning_rates, fit_chinchilla, fit_envelope, fit_isoflop,
                                    fit_kaplan)
 from experimental_analysis.chinchilla_bootstrap import bootstrap_thetas, resample_counts
@@ -143,6 +144,25 @@ def test_best_learning_rates_per_width():
     table = best_learning_rates(pd.DataFrame(rows)).set_index("hidden_dim")
     assert list(table.index) == [64, 128]
     assert table.loc[64, "best_lr"] == 3e-3 and table.loc[128, "parabola_lr"] == pytest.approx(1e-3, rel=1e-6)
+
+
+def test_best_learning_rates_keep_parametrizations_apart_and_report_drift_and_seed_spread():
+    """muP and SP runs of one width are separate sweeps (averaging them would hide both optima); seeds average."""
+    best = {("SP", 128): 2 ** -8, ("SP", 512): 2 ** -10, ("muP", 128): 2 ** -8, ("muP", 512): 2 ** -8}
+    rows = [{"hidden_dim": width, "learning_rate": lr, "use_mup": arm == "muP", "seed": seed,
+             "final_val_loss": 2 + (np.log2(lr / best[arm, width])) ** 2 / 10 + 0.01 * seed + (arm == "SP") * 0.1}
+            for (arm, width) in best for seed in (0, 1) for lr in 2.0 ** np.arange(-12, -5)]
+    table = best_learning_rates(pd.DataFrame(rows)).set_index(["parametrization", "hidden_dim"])
+    assert set(table.index) == set(best)
+    assert table.loc[("SP", 512), "best_lr"] == pytest.approx(2 ** -10)
+    assert table.loc[("SP", 512), "lr_shift_log2"] == pytest.approx(-2.0)
+    assert table.loc[("muP", 512), "lr_shift_log2"] == pytest.approx(0.0)
+    assert table.loc[("muP", 512), "seeds"] == 2
+    assert table.loc[("muP", 512), "seed_sd"] == pytest.approx(np.std([0.0, 0.01], ddof=1))
+    assert table.loc[("muP", 512), "best_loss"] == pytest.approx(2.005)
+    lines = "\n".join(learning_rate_lines(best_learning_rates(pd.DataFrame(rows))))
+    assert "SP: best LR moves -2 .. +0 factor-2 steps" in lines and "muP: best LR moves +0 .. +0" in lines
+    assert "width 512: SP 2.1050 +- 0.0071, muP 2.0050 +- 0.0071" in lines
 
 
 @pytest.mark.parametrize("call, message", [
