@@ -211,9 +211,17 @@ def architecture_experiments() -> list[dict]:
                                                  for n in ("layernorm", "rmsnorm") for p in ("learned", "rotary")})
 
 
-# muP and CompleteP (README, "muP and CompleteP"; docs/mup.md). A factor-2 learning-rate grid of 8 values.
+# muP and CompleteP (README, "muP and CompleteP"; docs/mup.md has the H200 run): small models on the built-in
+# corpus, so they run anywhere without a prepared corpus; one GPU in minutes (`--all --per-gpu 8`). Every size
+# gets the same 3.3M-token budget (400 steps of 32 x 256 tokens) and cosine schedule, a factor-2 grid of 8 lrs and
+# 2 seeds. Eager: at 400 steps compiling each run costs more than it saves.
 TRANSFER_LRS = tuple(2.0 ** k for k in range(-12, -4))  # 2.4e-4 .. 3.1e-2
 TRANSFER_SEEDS = (0, 1)
+TRANSFER_SETTINGS = dict(seq_length=256, target_effective_batch_size=32, max_tokens_training=400 * 32 * 256,
+                         eval_interval=100, eval_sequences=128, compile="off")
+# What Tensor Programs V tunes at the base besides the lr, tuned at width 128, depth 4 (docs/mup.md, rounds 1-2):
+# untuned (1, 1), muP-512 at the base's lr lost 0.31 nats/byte to SP tuned at 512; tuned, it won by 0.06.
+MUP_BASE_TUNING = dict(mup_output_multiplier=4.0, mup_init_multiplier=2.0)
 
 
 def _lr_sweep(experiments: list[dict]) -> list[dict]:
@@ -222,23 +230,35 @@ def _lr_sweep(experiments: list[dict]) -> list[dict]:
     return create_multi_seed_experiments(create_multi_lr_experiments(experiments, TRANSFER_LRS), TRANSFER_SEEDS)
 
 
-@study("MUP_TRANSFER")
-def mup_transfer() -> list[dict]:
-    """muTransfer across width at fixed depth: the same lr grid at widths 128 to 1024 (8x), standard vs muP
-    (base width 128, head size 64). Under muP the best lr should stay put; under SP it drifts."""
-    settings = {**gpu_settings(), "num_layers": 4}
-    arms = {"sp": {}, "mup": dict(use_mup=True, mup_base_width=128)}
+@study("MUP_LR_TRANSFER")
+def mup_lr_transfer() -> list[dict]:
+    """muTransfer across width at fixed depth 4: widths 128 to 1024 (8x), SP vs muP (base width 128, head size
+    64, MUP_BASE_TUNING). Under muP the best lr should stay put and match SP tuned per width; under SP it drifts."""
+    arms = {"sp": {}, "mup": dict(use_mup=True, mup_base_width=128, **MUP_BASE_TUNING)}
     return _lr_sweep([exp for arm, fields in arms.items() for d in (128, 256, 512, 1024)
-                      for exp in gen_experim(d, label=f"{arm}_d{d}", folder_name="MUP_TRANSFER", **settings, **fields)])
+                      for exp in gen_experim(d, label=f"{arm}_d{d}", folder_name="MUP_LR_TRANSFER", num_layers=4,
+                                             **TRANSFER_SETTINGS, **fields)])
 
 
 @study("COMPLETEP_LADDER")
 def completep_ladder() -> list[dict]:
-    """Transfer along gen_experim's ladder, where depth grows with width (d/L = 64): widths 128 to 1024 (depths
-    2 to 16), three arms: standard, width-only muP (depth still grows: not what it is for) and CompleteP
-    (alpha 1, base width 128, base depth 2)."""
-    arms = {"sp": {}, "mup": dict(use_mup=True, mup_base_width=128),
-            "completep": dict(use_mup=True, mup_base_width=128, completep_alpha=1.0, completep_base_depth=2)}
-    return _lr_sweep([exp for arm, fields in arms.items() for d in (128, 256, 512, 1024)
+    """Transfer along gen_experim's ladder, where depth grows with width (max(2, d/64) layers): widths 64 to 512
+    (8x; depths 2, 2, 4, 8), three arms: standard, width-only muP (depth still grows: not what it is for) and
+    CompleteP (alpha 1); base width 64, base depth 2, MUP_BASE_TUNING for both muP arms."""
+    mup = dict(use_mup=True, mup_base_width=64, **MUP_BASE_TUNING)
+    arms = {"sp": {}, "mup": mup, "completep": dict(mup, completep_alpha=1.0, completep_base_depth=2)}
+    return _lr_sweep([exp for arm, fields in arms.items() for d in (64, 128, 256, 512)
                       for exp in gen_experim(d, label=f"{arm}_d{d}", folder_name="COMPLETEP_LADDER",
-                                             num_layers=max(2, d // 64), **gpu_settings(), **fields)])
+                                             num_layers=max(2, d // 64), **TRANSFER_SETTINGS, **fields)])
+
+
+@study("COMPLETEP_DEPTH")
+def completep_depth() -> list[dict]:
+    """Transfer across depth alone: width 256, depths 2 to 16 (8x), width-only muP vs CompleteP (alpha 1, base
+    depth 2; base width 256, so only the depth multipliers act). Width-only muP's best lr should move with depth,
+    CompleteP's stay put."""
+    mup = dict(use_mup=True, mup_base_width=256, **MUP_BASE_TUNING)
+    arms = {"mup": mup, "completep": dict(mup, completep_alpha=1.0, completep_base_depth=2)}
+    return _lr_sweep([exp for arm, fields in arms.items() for depth in (2, 4, 8, 16)
+                      for exp in gen_experim(256, label=f"{arm}_L{depth}", folder_name="COMPLETEP_DEPTH",
+                                             num_layers=depth, **TRANSFER_SETTINGS, **fields)])

@@ -48,19 +48,23 @@ def _best_for_width(group: pd.DataFrame, loss_column: str) -> dict:
 
 def sweep_keys(df: pd.DataFrame) -> list[str]:
     """Columns that define one sweep: the parametrization, the architecture when there are several, the
-    width, and the token budget when known."""
+    width, the depth and the token budget when known."""
     several_architectures = "architecture" in df.columns and df["architecture"].nunique() > 1
     return (["parametrization"] * ("parametrization" in df.columns) + ["architecture"] * several_architectures
-            + ["hidden_dim"] + (["tokens"] if "tokens" in df.columns else []))
+            + ["hidden_dim"] + ["num_layers"] * ("num_layers" in df.columns) + (["tokens"] if "tokens" in df.columns else []))
+
+
+SIZE_KEYS = ("hidden_dim", "num_layers", "tokens")  # what changes along a ladder; the rest names the arm
 
 
 def _lr_shift(table: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """log2(best LR / best LR of the narrowest swept width with the same other keys): the optimum's drift."""
-    others = [k for k in keys if k not in ("hidden_dim", "tokens")]
+    """log2(best LR / best LR of the smallest swept size (width, then depth) of the same arm): the drift."""
+    others = [k for k in keys if k not in SIZE_KEYS]
+    by_size = table.sort_values([k for k in SIZE_KEYS if k in keys])
     if not others:
-        return np.log2(table["best_lr"] / table.sort_values("hidden_dim")["best_lr"].iloc[0])
-    narrowest = table.sort_values("hidden_dim").groupby(others)["best_lr"].transform("first")
-    return np.log2(table["best_lr"] / narrowest.reindex(table.index))
+        return np.log2(table["best_lr"] / by_size["best_lr"].iloc[0])
+    smallest = by_size.groupby(others)["best_lr"].transform("first")
+    return np.log2(table["best_lr"] / smallest.reindex(table.index))
 
 
 def best_learning_rates(df: pd.DataFrame, loss_column: str = "final_val_loss") -> pd.DataFrame:

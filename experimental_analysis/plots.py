@@ -144,30 +144,32 @@ def plot_isoflop(runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
 
 def plot_lr_sweep(lr_runs: pd.DataFrame, analysis: Analysis, path: Path) -> Path:
     """Final loss (mean over seeds) against learning rate, one panel per parametrization (SP, muP, ...), one
-    line per swept width (and token budget), each width's best LR ringed; shared loss axis."""
+    line per swept size (width, depth, token budget), each size's best LR ringed; shared loss axis."""
     lr_runs = with_parametrization(lr_runs)
     arms = sorted(lr_runs["parametrization"].unique(), key=lambda arm: (arm != "SP", arm))
     fig, axes = plt.subplots(1, len(arms), figsize=(FIGSIZE[0] * (1 + 0.6 * (len(arms) - 1)), FIGSIZE[1]),
                              sharey=True, squeeze=False)
-    widths = lr_runs["hidden_dim"].astype(float)
-    colour = plt.cm.viridis(_size_norm(widths)(widths.to_numpy()))
-    colour_of = dict(zip(widths, colour))
+    size_keys = [k for k in sweep_keys(lr_runs) if k != "parametrization"]
+    sizes = sorted({tuple(row) for row in lr_runs[size_keys].itertuples(index=False)})
+    colour_of = dict(zip(sizes, plt.cm.viridis(np.linspace(0, 0.9, len(sizes)))))
     for ax, arm in zip(axes[0], arms):
-        runs = lr_runs[lr_runs["parametrization"] == arm]
-        for key, group in runs.groupby([k for k in sweep_keys(runs) if k != "parametrization"]):
+        for size, group in lr_runs[lr_runs["parametrization"] == arm].groupby(size_keys):
             if group["learning_rate"].nunique() < 2:
                 continue
             by_lr = group.groupby("learning_rate")[analysis.loss_column].mean()
-            width, *tokens = key if isinstance(key, tuple) else (key,)
-            tokens = [t for t in tokens if isinstance(t, (int, float))]
-            line, = ax.plot(by_lr.index, by_lr.values, "o-", ms=3, color=colour_of[float(width)],
-                            label=f"width {width}" + (f", D = {tokens[0]:.3g}" if tokens else ""))
-            ax.plot(by_lr.idxmin(), by_lr.min(), "o", ms=9, mfc="none", color=line.get_color())
+            ax.plot(by_lr.index, by_lr.values, "o-", ms=3, color=colour_of[size], label=_size_label(size_keys, size))
+            ax.plot(by_lr.idxmin(), by_lr.min(), "o", ms=9, mfc="none", color=colour_of[size])
         ax.set(xscale="log", xlabel="peak learning rate (config learning_rate)", ylabel=loss_label(analysis), title=arm)
         ax.tick_params(labelleft=True)  # shared loss axis, labelled on every panel
         legend_outside(ax)
-    fig.suptitle(_title(analysis, "loss vs learning rate (mean over seeds; ring: best per width)"), fontsize=9)
+    fig.suptitle(_title(analysis, "loss vs learning rate (mean over seeds; ring: best per size)"), fontsize=9)
     return save(fig, path)
+
+
+def _size_label(keys: list[str], values) -> str:
+    """'width 256, 8 layers, D = 3.28e+06' for one swept size."""
+    names = {"hidden_dim": "width {}", "num_layers": "{} layers", "tokens": "D = {:.3g}", "architecture": "{}"}
+    return ", ".join(names.get(k, k + " {}").format(v) for k, v in zip(keys, values))
 
 
 def _ema(values: np.ndarray) -> np.ndarray:

@@ -60,25 +60,31 @@ def learning_rate_lines(table) -> list[str]:
     arm_key = "parametrization" if "parametrization" in table.columns else None
     for arm, rows in table.groupby(arm_key) if arm_key else [("all runs", table)]:
         shifts = rows["lr_shift_log2"]
-        lines.append(f"  {arm}: best LR moves {shifts.min():+.3g} .. {shifts.max():+.3g} factor-2 steps from width "
-                     f"{rows['hidden_dim'].min()} to {rows['hidden_dim'].max()} (widest span {shifts.abs().max():.3g})")
+        lines.append(f"  {arm}: best LR moves {shifts.min():+.3g} .. {shifts.max():+.3g} factor-2 steps from "
+                     f"{_size(rows.iloc[0])} to {_size(rows.iloc[-1])} (largest shift {shifts.abs().max():.3g})")
     if arm_key and table[arm_key].nunique() > 1:
         lines += _best_loss_by_arm(table, arm_key)
     edge = table[table["parabola_lr"].isna() & (table["n_learning_rates"] >= 3)]
     lines += [f"  FLAG {', '.join(str(v) for v in row[:-1])}: best LR {row[-1]:.3g} is at the sweep's edge or the "
               "curve is not convex there: the optimum may lie outside the grid"
-              for row in edge[[c for c in table.columns if c in (arm_key, "hidden_dim")] + ["best_lr"]].itertuples(
+              for row in edge[[c for c in table.columns if c in (arm_key, "hidden_dim", "num_layers")] + ["best_lr"]].itertuples(
                   index=False)]
     return lines
+
+
+def _size(row) -> str:
+    """'width 256' or 'width 256, 8 layers' for a row of the best-LR table."""
+    return f"width {row['hidden_dim']}" + (f", {row['num_layers']} layers" if "num_layers" in row.index else "")
 
 
 def _best_loss_by_arm(table, arm_key: str) -> list[str]:
     """Per width: each arm's best loss with its seed sd (the spread a difference must beat)."""
     lines = ["  best loss by parametrization (mean over seeds +- sd over seeds at the best LR):"]
-    for width, rows in table.groupby("hidden_dim"):
+    sizes = [k for k in ("hidden_dim", "num_layers") if k in table.columns]
+    for _, rows in table.groupby(sizes):
         cells = [f"{r[arm_key]} {r['best_loss']:.4f}" + (f" +- {r['seed_sd']:.4f}" if r["seed_sd"] == r["seed_sd"]
                                                           else "") for _, r in rows.iterrows()]
-        lines.append(f"    width {width}: " + ", ".join(cells))
+        lines.append(f"    {_size(rows.iloc[0])}: " + ", ".join(cells))
     return lines
 
 

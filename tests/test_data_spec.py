@@ -103,8 +103,8 @@ def test_gpu_studies_name_a_prepared_corpus_and_say_so_while_it_is_missing(bpe_d
     listing = cli("--list", env_extra={"SCALING_GPU_DATASET": str(tmp_path / "none")})
     assert listing.returncode == 0, listing.stderr  # waiting for data is not broken
     assert "TRANSFORMER_SCALING            -     needs data (below)" in listing.stdout
-    assert ("needs data: ACTIVATION_EXPERIMENTS, ARCHITECTURE_EXPERIMENTS, COMPLETEP_LADDER, HISTORICAL_SCALING, "
-            "INIT_EXPERIMENTS, LR_SCHEDULE_EXPERIMENTS, LSTM_SCALING, LSTM_VS_TRANSFORMER, MUP_TRANSFER, NORM_EXPERIMENTS, "
+    assert ("needs data: ACTIVATION_EXPERIMENTS, ARCHITECTURE_EXPERIMENTS, HISTORICAL_SCALING, "
+            "INIT_EXPERIMENTS, LR_SCHEDULE_EXPERIMENTS, LSTM_SCALING, LSTM_VS_TRANSFORMER, NORM_EXPERIMENTS, "
             "OPTIMIZER_SCALING, POSITION_EXPERIMENTS, TRANSFORMER_LR_SWEEP, "
             "TRANSFORMER_SCALING: the GPU studies train on "
             f"GPU_DATASET='{tmp_path / 'none'}'") in listing.stdout
