@@ -21,9 +21,10 @@ def parametrization(row: pd.Series) -> str:
 
 def with_parametrization(df: pd.DataFrame) -> pd.DataFrame:
     """df with a 'parametrization' column (see parametrization), added when it is missing."""
-    if "parametrization" in df.columns or df.empty:
+    if "parametrization" in df.columns:
         return df
-    return df.assign(parametrization=df.apply(parametrization, axis=1))
+    labels = [parametrization(row) for _, row in df.iterrows()]
+    return df.assign(parametrization=pd.Series(labels, index=df.index, dtype=object))
 
 
 def _parabola_lr(log_lr: np.ndarray, loss: np.ndarray, best: int) -> float:
@@ -46,24 +47,21 @@ def _best_for_width(group: pd.DataFrame, loss_column: str) -> dict:
             "parabola_lr": _parabola_lr(log_lr, loss, best)}
 
 
+SIZE_KEYS = ("hidden_dim", "num_layers", "tokens")  # what changes along a ladder; the other keys name the arm
+
+
 def sweep_keys(df: pd.DataFrame) -> list[str]:
-    """Columns that define one sweep: the parametrization, the architecture when there are several, the
-    width, the depth and the token budget when known."""
+    """Columns that define one sweep: the parametrization, the architecture when there are several, then the
+    width and, when known, the depth and the token budget."""
     several_architectures = "architecture" in df.columns and df["architecture"].nunique() > 1
-    return (["parametrization"] * ("parametrization" in df.columns) + ["architecture"] * several_architectures
-            + ["hidden_dim"] + ["num_layers"] * ("num_layers" in df.columns) + (["tokens"] if "tokens" in df.columns else []))
-
-
-SIZE_KEYS = ("hidden_dim", "num_layers", "tokens")  # what changes along a ladder; the rest names the arm
+    arm = ["parametrization"] * ("parametrization" in df.columns) + ["architecture"] * several_architectures
+    return arm + [k for k in SIZE_KEYS if k == "hidden_dim" or k in df.columns]
 
 
 def _lr_shift(table: pd.DataFrame, keys: list[str]) -> pd.Series:
     """log2(best LR / best LR of the smallest swept size (width, then depth) of the same arm): the drift."""
-    others = [k for k in keys if k not in SIZE_KEYS]
-    by_size = table.sort_values([k for k in SIZE_KEYS if k in keys])
-    if not others:
-        return np.log2(table["best_lr"] / by_size["best_lr"].iloc[0])
-    smallest = by_size.groupby(others)["best_lr"].transform("first")
+    arm = [k for k in keys if k not in SIZE_KEYS]
+    smallest = table.sort_values([k for k in SIZE_KEYS if k in keys]).groupby(arm)["best_lr"].transform("first")
     return np.log2(table["best_lr"] / smallest.reindex(table.index))
 
 
@@ -73,7 +71,8 @@ def best_learning_rates(df: pd.DataFrame, loss_column: str = "final_val_loss") -
 
     A sweep is the runs of one width (one parametrization, one token budget) at 2+ learning rates; seeds at
     one LR are averaged. Returns one row per sweep: the sweep_keys columns, then RESULT_COLUMNS (seed_sd: sd
-    of the loss over seeds at the best LR; lr_shift_log2: factor-2 steps from the narrowest width's best LR);
+    of the loss over seeds at the best LR; lr_shift_log2: factor-2 steps from the best LR of the arm's smallest
+    size, by width then depth);
     attrs["estimator"] names the method.
     """
     missing = [c for c in ("hidden_dim", "learning_rate", loss_column) if c not in df.columns]
@@ -82,7 +81,7 @@ def best_learning_rates(df: pd.DataFrame, loss_column: str = "final_val_loss") -
                          "pass load_runs() output (or any frame with hidden_dim, learning_rate and the loss)")
     usable = with_parametrization(df[np.isfinite(df[loss_column].astype(float))
                                      & (df["learning_rate"].astype(float) > 0)])
-    keys = sweep_keys(usable) if not usable.empty else sweep_keys(df)
+    keys = sweep_keys(usable)
     rows = [{**dict(zip(keys, key if isinstance(key, tuple) else (key,))), **_best_for_width(group, loss_column)}
             for key, group in usable.groupby(keys) if group["learning_rate"].nunique() >= 2]
     table = pd.DataFrame(rows, columns=keys + RESULT_COLUMNS[:-1])

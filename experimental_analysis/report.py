@@ -55,21 +55,18 @@ def kaplan_lines(fit) -> list[str]:
 
 def learning_rate_lines(table) -> list[str]:
     """The best-LR table, how far each parametrization's optimum drifts, best loss by arm, and grid-edge flags."""
-    lines = [f"Best learning rate per width ({table.attrs.get('estimator', '')}):"]
+    lines = [f"Best learning rate per size ({table.attrs.get('estimator', '')}):"]
     lines += ["  " + line for line in table.to_string(index=False, float_format="%.4g").splitlines()]
-    arm_key = "parametrization" if "parametrization" in table.columns else None
-    for arm, rows in table.groupby(arm_key) if arm_key else [("all runs", table)]:
+    for arm, rows in table.groupby("parametrization"):
         shifts = rows["lr_shift_log2"]
         lines.append(f"  {arm}: best LR moves {shifts.min():+.3g} .. {shifts.max():+.3g} factor-2 steps from "
                      f"{_size(rows.iloc[0])} to {_size(rows.iloc[-1])} (largest shift {shifts.abs().max():.3g})")
-    if arm_key and table[arm_key].nunique() > 1:
-        lines += _best_loss_by_arm(table, arm_key)
+    if table["parametrization"].nunique() > 1:
+        lines += _best_loss_by_arm(table)
     edge = table[table["parabola_lr"].isna() & (table["n_learning_rates"] >= 3)]
-    lines += [f"  FLAG {', '.join(str(v) for v in row[:-1])}: best LR {row[-1]:.3g} is at the sweep's edge or the "
-              "curve is not convex there: the optimum may lie outside the grid"
-              for row in edge[[c for c in table.columns if c in (arm_key, "hidden_dim", "num_layers")] + ["best_lr"]].itertuples(
-                  index=False)]
-    return lines
+    return lines + [f"  FLAG {row['parametrization']}, {_size(row)}: best LR {row['best_lr']:.3g} is at the sweep's "
+                    "edge or the curve is not convex there: the optimum may lie outside the grid"
+                    for _, row in edge.iterrows()]
 
 
 def _size(row) -> str:
@@ -77,12 +74,12 @@ def _size(row) -> str:
     return f"width {row['hidden_dim']}" + (f", {row['num_layers']} layers" if "num_layers" in row.index else "")
 
 
-def _best_loss_by_arm(table, arm_key: str) -> list[str]:
-    """Per width: each arm's best loss with its seed sd (the spread a difference must beat)."""
+def _best_loss_by_arm(table) -> list[str]:
+    """Per size: each parametrization's best loss with its seed sd (the spread a difference must beat)."""
     lines = ["  best loss by parametrization (mean over seeds +- sd over seeds at the best LR):"]
     sizes = [k for k in ("hidden_dim", "num_layers") if k in table.columns]
     for _, rows in table.groupby(sizes):
-        cells = [f"{r[arm_key]} {r['best_loss']:.4f}" + (f" +- {r['seed_sd']:.4f}" if r["seed_sd"] == r["seed_sd"]
+        cells = [f"{r['parametrization']} {r['best_loss']:.4f}" + (f" +- {r['seed_sd']:.4f}" if r["seed_sd"] == r["seed_sd"]
                                                           else "") for _, r in rows.iterrows()]
         lines.append(f"    {_size(rows.iloc[0])}: " + ", ".join(cells))
     return lines

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experimental_analysis.report import learning_rate_lines
 from experimental_analysis import (best_learning_rates, fit_chinchilla, fit_envelope, fit_isoflop,
                                    fit_kaplan)
+from experimental_analysis.report import learning_rate_lines
 from experimental_analysis.chinchilla_bootstrap import bootstrap_thetas, resample_counts
 from experimental_analysis.chinchilla_optimizer import LogData, minimise_reference
 from experimental_analysis.huber_lse import initial_grid, objective_and_grad
@@ -163,6 +163,10 @@ def test_best_learning_rates_keep_parametrizations_apart_and_report_drift_and_se
     lines = "\n".join(learning_rate_lines(best_learning_rates(pd.DataFrame(rows))))
     assert "SP: best LR moves -2 .. +0 factor-2 steps" in lines and "muP: best LR moves +0 .. +0" in lines
     assert "width 512: SP 2.1050 +- 0.0071, muP 2.0050 +- 0.0071" in lines
+    assert "FLAG" not in lines  # every optimum lies inside the grid
+    at_edge = [{**row, "final_val_loss": -np.log(row["learning_rate"])} for row in rows if row["hidden_dim"] == 512]
+    edge_lines = "\n".join(learning_rate_lines(best_learning_rates(pd.DataFrame(at_edge))))
+    assert "FLAG SP, width 512: best LR 0.0156 is at the sweep's edge" in edge_lines
 
 
 @pytest.mark.parametrize("call, message", [
