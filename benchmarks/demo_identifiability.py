@@ -39,7 +39,7 @@ def designs(n_demo: np.ndarray, d_demo: np.ndarray) -> dict[str, tuple[np.ndarra
 
 def flags_of(fit, smallest_loss: float) -> list[str]:
     """Names of the flagged parameters of one fit (E, A, B, alpha, beta)."""
-    intervals = fit.intervals()
+    intervals = fit.intervals
     estimates = dict(E=fit.E, A=fit.A, B=fit.B, alpha=fit.alpha, beta=fit.beta)
     return [name for name, value in estimates.items() if parameter_flag(name, value, intervals[name], smallest_loss)]
 
