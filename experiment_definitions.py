@@ -161,6 +161,26 @@ def historical_scaling_tiny() -> list[dict]:
             + family_ladder("modern", MODERN, widths, (3e-3, 6e-3), "HISTORICAL_TINY", **settings))
 
 
+# One GPU for a few minutes (docs/multiplier.md): the built-in corpus (11.5M training bytes), Chinchilla's 20
+# tokens per parameter, so the largest width sees the corpus about 1.3 times; 2 seeds per learning rate.
+HISTORICAL_SMALL_SETTINGS = dict(seq_length=256, target_effective_batch_size=32, eval_interval=100,
+                                 eval_sequences=256, token_to_param_ratio=20.0, compile="off")
+
+
+@study("HISTORICAL_SCALING_SMALL")
+def historical_scaling_small() -> list[dict]:
+    """HISTORICAL_SCALING sized for one GPU in minutes (run with --all --per-gpu 8): widths 32-128, depth 4,
+    byte vocabulary, each family with its own 4-point LR sweep and 2 seeds."""
+    from experiment_utils import create_multi_seed_experiments
+
+    widths = (32, 48, 64, 96, 128)
+    return create_multi_seed_experiments(
+        family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, (0.25, 0.5, 1.0, 2.0),
+                      "HISTORICAL_SMALL", **HISTORICAL_SMALL_SETTINGS)
+        + family_ladder("modern", MODERN, widths, (1e-3, 2e-3, 4e-3, 8e-3), "HISTORICAL_SMALL",
+                        **HISTORICAL_SMALL_SETTINGS), (0, 1))
+
+
 @study("OPTIMIZER_SCALING")
 def optimizer_scaling() -> list[dict]:
     """SGD with Nesterov momentum 0.9 against AdamW over widths, each with its own LR sweep (SGD without

@@ -42,20 +42,26 @@ def nanogpt_flops_per_token(d: int, layers: int) -> float:
     return 6 * params + 12 * layers * d * SEQ
 
 
-def measure(name: str, steps: int, dataset: str) -> dict:
-    import torch
-    from core import train
+def shape_config(name: str, steps: int, dataset: str):
+    """The validated config of one shape: ``steps`` optimizer steps, compiled, bf16, evaluation only at the end."""
     from experiment_utils import gen_experim
-    from scaling_laws.results_layout import read_metrics_rows
+    from scaling_laws.validate import validate_experiment
 
     d, layers, heads, batch = SHAPES[name]
-    from scaling_laws.results_layout import run_paths
-    from scaling_laws.validate import validate_experiment
     exp = gen_experim(d, label=name, folder_name="throughput", num_layers=layers, num_heads=heads, vocab_size=VOCAB,
                       seq_length=SEQ, target_effective_batch_size=batch, batch_size=batch,
                       max_tokens_training=steps * batch * SEQ, eval_interval=10**9, eval_sequences=batch,
                       dataset=dataset, compile=True, warmup_fraction=0.0, device="cuda")[0]
-    cfg = validate_experiment(exp)
+    return validate_experiment(exp)
+
+
+def measure(name: str, steps: int, dataset: str) -> dict:
+    import torch
+    from core import train
+    from scaling_laws.results_layout import read_metrics_rows, run_paths
+
+    d, layers, heads, batch = SHAPES[name]
+    cfg = shape_config(name, steps, dataset)
     paths = run_paths(cfg)
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()

@@ -1,0 +1,112 @@
+"""Where one training step's time goes, per part, at a throughput.py shape (CUDA).
+
+    python benchmarks/profile_step.py [--shape d128] [--steps 50] [--trace-steps 10]
+
+Builds core.Trainer at the shape, warms it up, then times, each over ``--steps`` steps with one
+device sync at the end: the whole ``train_step`` as the loop runs it; forward + backward alone; the
+gradient clip alone; the optimizer step + zero_grad alone. Then profiles ``--trace-steps`` whole steps
+with torch.profiler: the top CUDA kernels, and the GPU-busy fraction of the wall time (kernel time /
+wall time: well below 1 means the step waits on the host's launches, not on the GPU).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.throughput import SEQ, random_token_dir, shape_config  # noqa: E402
+
+
+def per_step_ms(fn, steps: int) -> float:
+    import torch
+
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for step in range(steps):
+        fn(step)
+    torch.cuda.synchronize()
+    return (time.perf_counter() - started) / steps * 1e3
+
+
+def parts(trainer, batches, steps: int) -> dict[str, float]:
+    """Milliseconds per step of the whole step and of each part on its own."""
+    import torch
+
+    inputs, targets = (t.to(trainer.device) for t in batches[0])
+    params = list(trainer.raw_model.parameters())
+
+    def forward_backward(_step):
+        objective, _ = trainer.train_loss(inputs, targets)
+        objective.backward()
+
+    def clip(_step):
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+
+    def optimizer(_step):
+        trainer.optimizer.step()
+
+    def whole(step):
+        trainer.train_step(batches, 1e-4, step)
+
+    forward_backward(0)  # gradients exist for the parts that need them
+    return {"whole train_step": per_step_ms(whole, steps), "forward+backward": per_step_ms(forward_backward, steps),
+            "clip_grad_norm_": per_step_ms(clip, steps), "optimizer.step": per_step_ms(optimizer, steps)}
+
+
+def trace(trainer, batches, steps: int) -> None:
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for step in range(steps):
+            trainer.train_step(batches, 1e-4, step)
+        torch.cuda.synchronize()
+    wall_us = (time.perf_counter() - started) * 1e6
+    kernels = [e for e in prof.key_averages() if e.device_type.name == "CUDA"]
+    busy_us = sum(e.self_device_time_total for e in kernels)
+    print(f"GPU busy {busy_us / wall_us:.0%} of the wall time ({busy_us / steps / 1e3:.2f} of "
+          f"{wall_us / steps / 1e3:.2f} ms per step, profiler on); CUDA kernel launches per step: "
+          f"{sum(e.count for e in kernels) / steps:.0f}")
+    print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=18, max_name_column_width=60))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shape", default="d128")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--trace-steps", type=int, default=10)
+    parser.add_argument("--modes", nargs="+", default=["default"],
+                        help="torch.compile modes to time the loss graph with, one after another")
+    args = parser.parse_args()
+    from core import Trainer
+    from scaling_laws.training.distributed import DistContext
+
+    cfg = shape_config(args.shape, args.steps, random_token_dir(4_000_000))
+    trainer = Trainer(cfg, DistContext.from_env())
+    batches = [(i.pin_memory(), t.pin_memory()) for i, t in trainer.step_batches(0)]
+    tokens = cfg.batch_size * cfg.gradient_accumulation_steps * SEQ
+    for mode in args.modes:
+        import torch
+
+        torch.compiler.reset()
+        trainer.train_loss = torch.compile(trainer._loss, mode=None if mode == "default" else mode)
+        started = time.perf_counter()
+        for step in range(15):  # compile and warm up
+            trainer.train_step(batches, 1e-4, step)
+        torch.cuda.synchronize()
+        timings = parts(trainer, batches, args.steps)
+        print(f"shape {args.shape}, compile mode {mode} (warm-up {time.perf_counter() - started:.1f} s): "
+              f"{tokens} tokens per step")
+        for name, ms in timings.items():
+            print(f"  {name:<18} {ms:7.2f} ms")
+        print(f"  whole step = {tokens / timings['whole train_step'] * 1e3:.3e} tokens/s (no data loading, no logging)")
+        trace(trainer, batches, args.trace_steps)
+
+
+if __name__ == "__main__":
+    main()
