@@ -51,7 +51,7 @@ def shape_config(name: str, steps: int, dataset: str):
     exp = gen_experim(d, label=name, folder_name="throughput", num_layers=layers, num_heads=heads, vocab_size=VOCAB,
                       seq_length=SEQ, target_effective_batch_size=batch, batch_size=batch,
                       max_tokens_training=steps * batch * SEQ, eval_interval=10**9, eval_sequences=batch,
-                      dataset=dataset, compile=True, warmup_fraction=0.0, device="cuda")[0]
+                      dataset=dataset, compile="on", warmup_fraction=0.0, device="cuda")[0]
     return validate_experiment(exp)
 
 
