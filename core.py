@@ -25,7 +25,7 @@ from scaling_laws.running.progress import progress_text
 from scaling_laws.running.record import RunRecord
 from scaling_laws.status import Outcome
 from scaling_laws.training import data as data_module
-from scaling_laws.training.device import autocast_dtype, select_device
+from scaling_laws.training.device import autocast_dtype, select_device, uses_cuda_graphs
 from scaling_laws.training.distributed import DistContext
 from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
 from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
@@ -57,7 +57,9 @@ class Trainer:
         self.raw_model = build_model(cfg).to(self.device)
         self.model = dist.wrap(self.raw_model, self.device)
         compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
-        self.train_loss = torch.compile(self._loss) if compiled else self._loss
+        self.cuda_graphs = uses_cuda_graphs(cfg, self.device, dist.world_size, compiled)
+        mode = "reduce-overhead" if self.cuda_graphs else None
+        self.train_loss = torch.compile(self._loss, mode=mode) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
         self.total_steps = total_optimizer_steps(cfg)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
@@ -97,6 +99,8 @@ class Trainer:
         total_loss = torch.zeros((), device=self.device)
         for micro_step, (inputs, targets) in enumerate(batches):
             is_last = micro_step == len(batches) - 1
+            if self.cuda_graphs:  # a new replay may reuse the last one's output memory: those were consumed
+                torch.compiler.cudagraph_mark_step_begin()
             with self.dist.maybe_no_sync(self.model, sync=is_last):
                 # Dividing by the accumulation count makes the summed gradient the mean over micro-batches.
                 objective, loss = self.train_loss(inputs.to(self.device, non_blocking=True),

@@ -39,6 +39,7 @@ DROPOUT_FIELDS = ("embedding_dropout", "attention_dropout", "residual_dropout")
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
 COMPILE_MODES = ("auto", "on", "off")
+CUDA_GRAPH_MODES = ("auto", "on", "off")
 MUP_WEIGHT_DECAY_RULES = ("width_scaled", "coupled")
 OPTIONAL_INTS = ("mup_base_width", "mup_base_head_dim", "completep_base_depth")  # fields that may be None
 COMPILE_ALIASES = {True: "on", False: "off", "true": "on", "false": "off", "1": "on", "0": "off"}
@@ -125,6 +126,7 @@ class ExperimentConfig:
     device: str = "auto"  # auto, cpu or cuda (auto picks cuda when available)
     dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
     compile: str = "auto"  # torch.compile model + loss: auto (on with CUDA, off on CPU), on or off (True/False read as on/off)
+    cuda_graphs: str = "auto"  # replay the compiled step as CUDA graphs: auto (compiled, CUDA, one process, no dropout), on or off
     # --- seeds ---
     data_seed: int = 0  # train/validation split (which corpus blocks are held out)
     model_seed: int = 0  # weight initialisation
@@ -195,6 +197,7 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
 CHOICES = {"activation": ACTIVATIONS, "lr_schedule": LR_SCHEDULES, "norm": NORMS, "norm_placement": NORM_PLACEMENTS,
            "position_encoding": POSITION_ENCODINGS, "init_scheme": INIT_SCHEMES, "token_rule": TOKEN_RULES,
            "optimizer": tuple(OPTIMIZER_FIELDS), "dtype": DTYPES, "device": DEVICES, "compile": COMPILE_MODES,
+           "cuda_graphs": CUDA_GRAPH_MODES,
            "mup_weight_decay": MUP_WEIGHT_DECAY_RULES}
 
 
@@ -265,6 +268,8 @@ def _check_values(cfg: ExperimentConfig) -> None:
     _require(not cfg.nesterov or cfg.momentum > 0,
              f"nesterov=True needs momentum > 0 (momentum={cfg.momentum!r}); set momentum, e.g. 0.9")
     _require(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay!r} must be >= 0")
+    _require(cfg.cuda_graphs != "on" or cfg.compile != "off",
+             "cuda_graphs='on' replays the compiled step and needs compile='auto' or 'on' (compile='off' given)")
     _require(cfg.grad_clip >= 0, f"grad_clip={cfg.grad_clip!r} must be >= 0 (0 disables clipping)")
     _check_mup(cfg)
 

@@ -97,3 +97,29 @@ def test_divergence_is_recorded_and_stops_the_run(tiny_fields):
     assert summary["status"] == "diverged"
     assert summary["optimizer_steps"] < total_optimizer_steps(cfg)
     assert read_json(paths.done_marker)["status"] == "diverged"
+
+
+def test_cuda_graphs_only_where_a_replay_is_safe(tiny_fields):
+    """auto: compiled single-process CUDA runs without dropout; never on CPU or uncompiled; 'on' forces it."""
+    import torch
+
+    from scaling_laws.training.device import uses_cuda_graphs
+
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    plain = tiny_config(tiny_fields)
+    assert uses_cuda_graphs(plain, cuda, world_size=1, compiled=True)
+    assert not uses_cuda_graphs(plain, cuda, world_size=2, compiled=True)  # DDP hooks run between graphs
+    assert not uses_cuda_graphs(plain, cuda, world_size=1, compiled=False)
+    assert not uses_cuda_graphs(plain, cpu, world_size=1, compiled=True)
+    assert not uses_cuda_graphs(tiny_config(tiny_fields, residual_dropout=0.1), cuda, world_size=1, compiled=True)
+    assert uses_cuda_graphs(tiny_config(tiny_fields, residual_dropout=0.1, cuda_graphs="on"), cuda, 2, True)
+    assert not uses_cuda_graphs(tiny_config(tiny_fields, cuda_graphs="off"), cuda, world_size=1, compiled=True)
+
+
+def test_cuda_graphs_on_without_compile_is_refused(tiny_fields):
+    from scaling_laws.config import ConfigError
+
+    with pytest.raises(ConfigError, match="cuda_graphs='on'.*compile"):
+        tiny_config(tiny_fields, cuda_graphs="on", compile="off")
+    with pytest.raises(ConfigError, match="cuda_graphs='sometimes' is not allowed"):
+        tiny_config(tiny_fields, cuda_graphs="sometimes")

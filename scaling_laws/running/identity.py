@@ -19,10 +19,11 @@ from scaling_laws.results_layout import RunPaths, read_json
 # into micro-batches on the device (the run re-sizes it for the GPU it lands on, training/memory_fit.py):
 # a step trains on the same sequences however it is split (training/data.train_batch), and the global
 # batch target_effective_batch_size is in the identity; and world_size: every rank count trains the
-# same global batches to the same numbers (tests/test_running_launch.py), so a run may resume on another.
+# same global batches to the same numbers (tests/test_running_launch.py), so a run may resume on another;
+# and cuda_graphs: a graph replays the kernels the compiled step launches, with the same inputs.
 NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio", "token_rule",
                              "target_gpu_memory_usage", "micro_batch_fixed", "batch_size",
-                             "gradient_accumulation_steps", "world_size"})
+                             "gradient_accumulation_steps", "world_size", "cuda_graphs"})
 
 
 class RunMismatch(ConfigError):

@@ -5,7 +5,7 @@ from typing import Optional
 
 import torch
 
-from scaling_laws.config import ExperimentConfig
+from scaling_laws.config import DROPOUT_FIELDS, ExperimentConfig
 from scaling_laws.training.cpu_threads import configure_cpu_threads
 from scaling_laws.training.distributed import DistContext
 
@@ -29,3 +29,12 @@ def autocast_dtype(cfg: ExperimentConfig, device: torch.device) -> Optional[torc
     if cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None
+
+
+def uses_cuda_graphs(cfg: ExperimentConfig, device: torch.device, world_size: int, compiled: bool) -> bool:
+    """Whether the compiled step is replayed as CUDA graphs (torch.compile mode reduce-overhead): it removes
+    the per-kernel launch cost that bounds small models. auto: on CUDA, compiled, one process (DDP's
+    gradient hooks run between graphs) and no dropout (its masks come from reseeded generators)."""
+    if not compiled or device.type != "cuda" or cfg.cuda_graphs == "off":
+        return False
+    return cfg.cuda_graphs == "on" or (world_size == 1 and not any(getattr(cfg, name) > 0 for name in DROPOUT_FIELDS))
