@@ -165,19 +165,23 @@ def historical_scaling_tiny() -> list[dict]:
 # tokens per parameter, so the largest width sees the corpus about 1.3 times; 2 seeds per learning rate.
 HISTORICAL_SMALL_SETTINGS = dict(seq_length=256, target_effective_batch_size=32, eval_interval=100,
                                  eval_sequences=256, token_to_param_ratio=20.0, compile="off")
+# The transformer schedule's peak is lr x d^-0.5 x warmup_steps^-0.5: with ~40 warmup steps a multiplier of
+# 0.25 already peaks at 7e-3 at width 32, and 0.25-2 left widths 32-64 at the unigram loss (docs/multiplier.md).
+HISTORICAL_SMALL_2017_LRS = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4)
+HISTORICAL_SMALL_MODERN_LRS = (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
 
 
 @study("HISTORICAL_SCALING_SMALL")
 def historical_scaling_small() -> list[dict]:
     """HISTORICAL_SCALING sized for one GPU in minutes (run with --all --per-gpu 8): widths 32-128, depth 4,
-    byte vocabulary, each family with its own 4-point LR sweep and 2 seeds."""
+    byte vocabulary, each family with its own 5-point LR sweep and 2 seeds."""
     from experiment_utils import create_multi_seed_experiments
 
     widths = (32, 48, 64, 96, 128)
     return create_multi_seed_experiments(
-        family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, (0.25, 0.5, 1.0, 2.0),
+        family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, HISTORICAL_SMALL_2017_LRS,
                       "HISTORICAL_SMALL", **HISTORICAL_SMALL_SETTINGS)
-        + family_ladder("modern", MODERN, widths, (1e-3, 2e-3, 4e-3, 8e-3), "HISTORICAL_SMALL",
+        + family_ladder("modern", MODERN, widths, HISTORICAL_SMALL_MODERN_LRS, "HISTORICAL_SMALL",
                         **HISTORICAL_SMALL_SETTINGS), (0, 1))
 
 
