@@ -61,6 +61,9 @@ class Trainer:
         mode = "reduce-overhead" if self.cuda_graphs else None
         self.train_loss = torch.compile(self._loss, mode=mode) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
+        if self.cuda_graphs:  # gradients accumulate in place into these, never alias a graph's reused output
+            for parameter in self.raw_model.parameters():
+                parameter.grad = torch.zeros_like(parameter)
         self.total_steps = total_optimizer_steps(cfg)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
                                                           cfg.seq_length)
@@ -110,7 +113,7 @@ class Trainer:
         clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=not self.cuda_graphs)
         return self.dist.mean(total_loss), grad_norm
 
     @torch.no_grad()
