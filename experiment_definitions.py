@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from experiment_utils import create_isoflop_experiments, create_multi_lr_experiments, gen_experim
+from experiment_utils import (create_isoflop_experiments, create_multi_lr_experiments, create_multi_seed_experiments,
+                              gen_experim)
 from lstm_model import gen_lstm_experim, lstm_width_for
 from scaling_laws.data import DatasetMissing
 from scaling_laws.studies.registry import STUDIES, study
@@ -165,8 +166,9 @@ def historical_scaling_tiny() -> list[dict]:
 # tokens per parameter, so the largest width sees the corpus about 1.3 times; 2 seeds per learning rate.
 HISTORICAL_SMALL_SETTINGS = dict(seq_length=256, target_effective_batch_size=32, eval_interval=100,
                                  eval_sequences=256, token_to_param_ratio=20.0, compile="off")
-# The transformer schedule's peak is lr x d^-0.5 x warmup_steps^-0.5: with ~40 warmup steps a multiplier of
-# 0.25 already peaks at 7e-3 at width 32, and 0.25-2 left widths 32-64 at the unigram loss (docs/multiplier.md).
+# Multipliers of the transformer schedule (peak lr x d^-0.5 x warmup_steps^-0.5). Measured on an H200
+# (docs/multiplier.md): with these and with 0.25-2, widths 32-64 stay at the unigram loss at every lr and
+# widths 96-128 do best at the grid's top edge: this grid does not bracket the 2017 family's optimum yet.
 HISTORICAL_SMALL_2017_LRS = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4)
 HISTORICAL_SMALL_MODERN_LRS = (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
 
@@ -175,8 +177,6 @@ HISTORICAL_SMALL_MODERN_LRS = (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
 def historical_scaling_small() -> list[dict]:
     """HISTORICAL_SCALING sized for one GPU in minutes (run with --all --per-gpu 8): widths 32-128, depth 4,
     byte vocabulary, each family with its own 5-point LR sweep and 2 seeds."""
-    from experiment_utils import create_multi_seed_experiments
-
     widths = (32, 48, 64, 96, 128)
     return create_multi_seed_experiments(
         family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, HISTORICAL_SMALL_2017_LRS,
@@ -249,8 +249,6 @@ MUP_BASE_TUNING = dict(mup_output_multiplier=4.0, mup_init_multiplier=2.0)
 
 
 def _lr_sweep(experiments: list[dict]) -> list[dict]:
-    from experiment_utils import create_multi_seed_experiments
-
     return create_multi_seed_experiments(create_multi_lr_experiments(experiments, TRANSFER_LRS), TRANSFER_SEEDS)
 
 

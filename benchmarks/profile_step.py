@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["default"],
                         help="torch.compile modes to time the loss graph with, one after another")
     args = parser.parse_args()
+    import torch
     from core import Trainer
     from scaling_laws.training.distributed import DistContext
 
@@ -91,8 +92,6 @@ def main() -> None:
     batches = [(i.pin_memory(), t.pin_memory()) for i, t in trainer.step_batches(0)]
     tokens = cfg.batch_size * cfg.gradient_accumulation_steps * SEQ
     for mode in args.modes:
-        import torch
-
         torch.compiler.reset()
         trainer.train_loss = torch.compile(trainer._loss, mode=None if mode == "default" else mode)
         started = time.perf_counter()

@@ -5,9 +5,10 @@ from typing import Optional
 
 import torch
 
-from scaling_laws.config import DROPOUT_FIELDS, ExperimentConfig
+from scaling_laws.config import ExperimentConfig
 from scaling_laws.training.cpu_threads import configure_cpu_threads
 from scaling_laws.training.distributed import DistContext
+from scaling_laws.training.regularisation import has_dropout
 
 
 def select_device(cfg: ExperimentConfig, dist: DistContext) -> torch.device:
@@ -37,4 +38,4 @@ def uses_cuda_graphs(cfg: ExperimentConfig, device: torch.device, world_size: in
     gradient hooks run between graphs) and no dropout (its masks come from reseeded generators)."""
     if not compiled or device.type != "cuda" or cfg.cuda_graphs == "off":
         return False
-    return cfg.cuda_graphs == "on" or (world_size == 1 and not any(getattr(cfg, name) > 0 for name in DROPOUT_FIELDS))
+    return cfg.cuda_graphs == "on" or (world_size == 1 and not has_dropout(cfg))
