@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from scaling_laws.config import ExperimentConfig
+from scaling_laws.config import ExperimentConfig, has_dropout
 from scaling_laws.counting import chinchilla_flops, flops_with_attention, peak_bf16_flops, tokens_processed
 from scaling_laws.models import architecture, build_model, param_counts
 from scaling_laws.models.parametrization import describe_mup, param_groups
@@ -29,7 +29,7 @@ from scaling_laws.training.device import autocast_dtype, select_device, uses_cud
 from scaling_laws.training.distributed import DistContext
 from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
 from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
-from scaling_laws.training.regularisation import has_dropout, seed_dropout, smoothed_and_plain_loss
+from scaling_laws.training.regularisation import seed_dropout, smoothed_and_plain_loss
 from scaling_laws.training.prefetch import prefetched
 
 log = logging.getLogger("scaling")

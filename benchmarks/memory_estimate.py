@@ -1,9 +1,9 @@
 """Predicted vs measured peak GPU memory of training steps (the estimator of scaling_laws/models/memory.py).
 
-    SCALING_DATA_CACHE=/tmp/dc python3 benchmarks/memory_estimate.py [--only eager|compiled] [--budget-s 240]
+    SCALING_DATA_CACHE=/tmp/dc python3 benchmarks/memory_estimate.py [--only eager compiled lstm] [--budget-s 240]
 
 For each config of CONFIGS (widths, depths, sequence lengths, micro-batches, accumulation 1 and 2,
-bf16 and fp32, eager and compiled, vocabulary 256 and 50,304) it builds core.Trainer, runs STEPS
+bf16 and fp32, eager and compiled, vocabulary 256 and 50,304, the LSTM) it builds core.Trainer, runs STEPS
 optimizer steps of the training code itself, and compares ``torch.cuda.max_memory_allocated()`` with
 the predicted ``peak_allocated``. Then it forces a micro-batch too large for the device and checks
 that the step falls back (training/memory_fit.py) and trains on. Compiled configs run last and
@@ -56,7 +56,30 @@ CONFIGS: list[tuple[str, dict]] = [
                                           vocab_size=50304, compile="on")),
     ("d512L8s1024b8 fp32 compiled", dict(hidden_dim=512, num_layers=8, seq_length=1024, batch_size=8,
                                          dtype="float32", compile="on")),
+    ("d512L8s1024b8 V50k compiled", dict(hidden_dim=512, num_layers=8, seq_length=1024, batch_size=8,
+                                         vocab_size=50304, compile="on")),
+    ("d256L4s512b16a2 compiled", dict(hidden_dim=256, num_layers=4, seq_length=512, batch_size=16, accum=2,
+                                      compile="on")),
+    ("d768L12s1024b8 V50k compiled nographs", dict(hidden_dim=768, num_layers=12, seq_length=1024, batch_size=8,
+                                                   vocab_size=50304, compile="on", cuda_graphs="off")),
+    # The LSTM (eager: cuDNN's recurrence, in fp32 inside autocast; models/lstm/model.py).
+    ("lstm d512L2s256b32", dict(architecture="lstm", hidden_dim=512, seq_length=256, batch_size=32)),
+    ("lstm d512L2s256b32a2", dict(architecture="lstm", hidden_dim=512, seq_length=256, batch_size=32, accum=2)),
+    ("lstm d1024L2s512b16", dict(architecture="lstm", hidden_dim=1024, seq_length=512, batch_size=16)),
+    ("lstm d1024L4s256b32", dict(architecture="lstm", hidden_dim=1024, num_layers=4, seq_length=256, batch_size=32)),
+    ("lstm d512L2s512b16 V50k", dict(architecture="lstm", hidden_dim=512, seq_length=512, batch_size=16,
+                                     vocab_size=50304)),
+    ("lstm d1024L2s512b16 fp32", dict(architecture="lstm", hidden_dim=1024, seq_length=512, batch_size=16,
+                                      dtype="float32")),
 ]
+KINDS = ("eager", "compiled", "lstm")
+
+
+def kind_of(overrides: dict) -> str:
+    """The table a row belongs to: the LSTM's rows, compiled transformer rows, eager transformer rows."""
+    if overrides.get("architecture") == "lstm":
+        return "lstm"
+    return "compiled" if overrides.get("compile") == "on" else "eager"
 # Forced fallback: a fixed micro-batch declared for a device far larger than the real one.
 TOO_LARGE = dict(hidden_dim=1024, num_layers=8, seq_length=2048, batch_size=128, vocab_size=50304,
                  gpu_memory_gb=4000.0)
@@ -72,7 +95,8 @@ def experiment(label: str, overrides: dict) -> dict:
     fields.setdefault("compile", "off")
     batch = fields["batch_size"]
     safe = label.replace(" ", "_")
-    return validate_experiment(gen_experim(width, label=safe, folder_name="memory_bench", num_heads=max(1, width // 64),
+    heads = 1 if fields.get("architecture") == "lstm" else max(1, width // 64)
+    return validate_experiment(gen_experim(width, label=safe, folder_name="memory_bench", num_heads=heads,
                                            target_effective_batch_size=batch * accum,
                                            max_tokens_training=batch * accum * fields["seq_length"] * STEPS,
                                            eval_sequences=1, **fields)[0])
@@ -136,14 +160,14 @@ HEADER = (f"{'config':<32} {'mb x a':>6} {'states':>7} {'activ':>7} {'logits':>7
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=("eager", "compiled"), help="only these configs")
-    parser.add_argument("--budget-s", type=float, default=240.0, help="skip what is left after this many seconds")
+    parser.add_argument("--only", nargs="+", choices=KINDS, default=list(KINDS), help="only these tables")
+    parser.add_argument("--budget-s", type=float, default=240.0, help="skip compiled rows after this many seconds")
     parser.add_argument("--out", help="also write the table here")
     args = parser.parse_args()
     os.environ.setdefault("SCALING_RESULTS_DIR", tempfile.mkdtemp(prefix="memory_bench_"))
     import torch
 
-    started, lines, errors = time.perf_counter(), [], {"eager": [], "compiled": []}
+    started, lines, errors = time.perf_counter(), [], {kind: [] for kind in args.only}
 
     def say(text: str) -> None:
         print(text, flush=True)
@@ -153,15 +177,16 @@ def main() -> None:
     say(f"device {torch.cuda.get_device_name()}  {torch.cuda.get_device_properties(0).total_memory / 2**30:.1f} GiB"
         f"  torch {torch.__version__}  baseline allocated {torch.cuda.memory_allocated() / 2**20:.0f} MiB")
     say(HEADER)
-    eager = [(label, o) for label, o in CONFIGS if o.get("compile") != "on" and args.only != "compiled"]
-    compiled = [(label, o) for label, o in CONFIGS if o.get("compile") == "on" and args.only != "eager"]
-    for label, overrides in eager:
-        errors["eager"].append(measure_row(label, overrides, say))
-    if args.only != "compiled":
+    for kind in ("eager", "lstm"):
+        for label, overrides in CONFIGS:
+            if kind in args.only and kind_of(overrides) == kind:
+                errors[kind].append(measure_row(label, overrides, say))
+    if "eager" in args.only:
         forced = experiment("forced_oom", TOO_LARGE)
         peak, final = measure(forced, steps=2)
         say(f"forced OOM: micro-batch {forced.batch_size}x{forced.gradient_accumulation_steps} -> "
             f"{final.batch_size}x{final.gradient_accumulation_steps}, trained on, peak {peak / 2**30:.1f} GiB")
+    compiled = [(label, o) for label, o in CONFIGS if kind_of(o) == "compiled" and "compiled" in args.only]
     for label, overrides in compiled:  # compilation takes most of the time: these stop at the budget
         if time.perf_counter() - started > args.budget_s:
             say(f"{label}: skipped (budget spent)")

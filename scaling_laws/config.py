@@ -146,6 +146,18 @@ REQUIRED = tuple(f.name for f in fields(ExperimentConfig)
                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 
 
+def has_dropout(cfg: ExperimentConfig) -> bool:
+    return any(getattr(cfg, name) > 0 for name in DROPOUT_FIELDS)
+
+
+def replays_cuda_graphs(cfg: ExperimentConfig, world_size: int = 1) -> bool:
+    """Whether a compiled run on CUDA replays its step as CUDA graphs (training/device.py, uses_cuda_graphs).
+    auto: one process (DDP's gradient hooks run between graphs) and no dropout (masks from reseeded generators)."""
+    if cfg.compile == "off" or cfg.cuda_graphs == "off":
+        return False
+    return cfg.cuda_graphs == "on" or (world_size == 1 and not has_dropout(cfg))
+
+
 def defaults() -> dict[str, Any]:
     """Default value of every field that has one."""
     return {f.name: f.default for f in fields(ExperimentConfig) if f.name not in REQUIRED}

@@ -23,6 +23,7 @@ def test_the_configs_cover_every_axis_the_issue_names():
     assert {c.dtype for c in cfgs} >= {"auto", "float32"} and {c.compile for c in cfgs} == {"on", "off"}
     assert {c.vocab_size for c in cfgs} == {256, 50304}
     assert {c.activation for c in cfgs} == {"gelu", "relu", "swiglu"} and {c.tie_embeddings for c in cfgs} == {True, False}
+    assert {c.architecture for c in cfgs} == {"transformer", "lstm"} and {c.cuda_graphs for c in cfgs} == {"auto", "off"}
     assert all(c.micro_batch_fixed for c in cfgs)  # the run uses exactly the micro-batch of the row
 
 

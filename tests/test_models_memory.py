@@ -75,6 +75,19 @@ def test_accumulation_keeps_the_gradients_alive_during_the_forward_pass():
     assert accumulating.device_bytes == accumulating.peak_allocated + accumulating.cuda_context
 
 
+def test_cuda_graphs_keep_the_gradients_alive_during_the_forward_pass():
+    """A step replayed as CUDA graphs holds its preallocated gradients while the forward runs; DDP, dropout and
+    cuda_graphs=off turn the graphs off (config.replays_cuda_graphs), and with them the held gradients."""
+    graphs = config(seq_length=256, compile="on")
+    single = estimate(graphs, 32, 1)
+    assert single.gradients_in_forward and estimate(graphs, 32, 2).peak_allocated == single.peak_allocated
+    for plain in (estimate(graphs, 32, 1, world_size=2), estimate(config(seq_length=256, compile="on",
+                  cuda_graphs="off"), 32, 1), estimate(config(seq_length=256, compile="on", residual_dropout=0.1), 32, 1)):
+        assert not plain.gradients_in_forward
+    eager = estimate(config(seq_length=256, compile="on", cuda_graphs="off"), 32, 1)
+    assert single.peak_allocated - eager.peak_allocated == single.gradients
+
+
 @pytest.mark.parametrize("memory_gb", [0.7, 1.0, 2.0, 8.0, 80.0])
 def test_the_chosen_micro_batch_is_the_largest_divisor_that_fits(memory_gb):
     cfg = config(128, num_layers=4, seq_length=512, vocab_size=50304, target_effective_batch_size=96)

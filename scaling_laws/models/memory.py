@@ -9,8 +9,10 @@ present, i.e. from the second step on) is, for the loop in core.py:
 where the forward peak is everything alive when the backward pass starts: the 16-bit weight copies
 autocast made (saved for backward), every layer's saved activations, the logits and cross-entropy
 buffers, and, under gradient accumulation, the gradients of the micro-batches before (they are
-only freed by zero_grad after the optimizer step). Without accumulation the gradients are made
-while the activations are freed, so the two only compete. The CUDA context and the cuBLAS
+only freed by zero_grad after the optimizer step). A step replayed as CUDA graphs keeps its
+gradients allocated too (zeroed in place, core.Trainer), and its backward graph writes fresh
+gradients into the graph's pool before adding them in. Otherwise the gradients are made while the
+activations are freed, so the two only compete. The CUDA context and the cuBLAS
 workspace outside the allocator come on top of that for the device (``device_bytes``).
 
 Everything the architecture decides (what a layer saves, what its logits cost) comes from its
@@ -23,6 +25,7 @@ from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from scaling_laws.config import replays_cuda_graphs
 from scaling_laws.counting import per_rank_batch
 from scaling_laws.models import architecture
 from scaling_laws.models.architecture import ConfigLike, MemoryStages
@@ -61,13 +64,13 @@ class MemoryBreakdown:
     activations: int  # every layer's saved activations for the micro-batch
     logits: int  # logits, log-softmax output and their gradients at the start of the backward pass
     workspace: int  # cuBLAS workspace taken from the caching allocator
-    accumulating: bool  # gradient_accumulation_steps > 1: the gradients are alive during the forward pass
+    gradients_in_forward: bool  # accumulation > 1 or CUDA graphs: the gradients are alive during the forward pass
     cuda_context: int = CUDA_CONTEXT_BYTES  # outside the allocator: not in max_memory_allocated
 
     @property
     def forward_peak(self) -> int:
         """What is alive when the backward pass starts, besides the always-alive states."""
-        held_gradients = self.gradients if self.accumulating else 0
+        held_gradients = self.gradients if self.gradients_in_forward else 0
         return self.weight_copies + self.activations + self.logits + held_gradients
 
     @property
@@ -82,7 +85,7 @@ class MemoryBreakdown:
         return self.peak_allocated + self.cuda_context
 
     def as_gib(self) -> dict[str, Any]:
-        parts = {k: v / GIB for k, v in asdict(self).items() if k != "accumulating"}
+        parts = {k: v / GIB for k, v in asdict(self).items() if k != "gradients_in_forward"}
         return {**parts, "peak_allocated": self.peak_allocated / GIB, "device": self.device_bytes / GIB}
 
 
@@ -98,7 +101,7 @@ def estimate(cfg: ConfigLike, batch_size: int | None = None, accumulation: int |
                            ddp_buckets=4 * total if world_size > 1 else 0,
                            weight_copies=stages.weight_copies, activations=batch * stages.layers_per_sequence,
                            logits=batch * stages.logits_per_sequence, workspace=ALLOCATOR_WORKSPACE_BYTES,
-                           accumulating=accum > 1)
+                           gradients_in_forward=accum > 1 or replays_cuda_graphs(cfg, world_size))
 
 
 def stages_of(arch, cfg: ConfigLike) -> MemoryStages:

@@ -5,10 +5,9 @@ from typing import Optional
 
 import torch
 
-from scaling_laws.config import ExperimentConfig
+from scaling_laws.config import ExperimentConfig, replays_cuda_graphs
 from scaling_laws.training.cpu_threads import configure_cpu_threads
 from scaling_laws.training.distributed import DistContext
-from scaling_laws.training.regularisation import has_dropout
 
 
 def select_device(cfg: ExperimentConfig, dist: DistContext) -> torch.device:
@@ -34,8 +33,6 @@ def autocast_dtype(cfg: ExperimentConfig, device: torch.device) -> Optional[torc
 
 def uses_cuda_graphs(cfg: ExperimentConfig, device: torch.device, world_size: int, compiled: bool) -> bool:
     """Whether the compiled step is replayed as CUDA graphs (torch.compile mode reduce-overhead): it removes
-    the per-kernel launch cost that bounds small models. auto: on CUDA, compiled, one process (DDP's
-    gradient hooks run between graphs) and no dropout (its masks come from reseeded generators)."""
-    if not compiled or device.type != "cuda" or cfg.cuda_graphs == "off":
-        return False
-    return cfg.cuda_graphs == "on" or (world_size == 1 and not has_dropout(cfg))
+    the per-kernel launch cost that bounds small models. The rule is config.replays_cuda_graphs (the memory
+    estimate reads it too); here it applies only where the step is compiled on CUDA."""
+    return compiled and device.type == "cuda" and replays_cuda_graphs(cfg, world_size)

@@ -9,14 +9,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scaling_laws.config import DROPOUT_FIELDS, ExperimentConfig
 
 # Mixes the three numbers into one 63-bit seed (distinct for any step and rank below 2^20 workers).
 STEP_STRIDE, RANK_STRIDE = 1 << 20, 1 << 40
-
-
-def has_dropout(cfg: ExperimentConfig) -> bool:
-    return any(getattr(cfg, name) > 0 for name in DROPOUT_FIELDS)
 
 
 def dropout_seed(model_seed: int, step: int, rank: int) -> int:
