@@ -124,14 +124,15 @@ def smoke() -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- research axes
-# A 2017 transformer (Vaswani et al. 2017: post-norm LayerNorm, sinusoidal positions, ReLU, biases, dropout and
-# label smoothing 0.1, Adam with beta2 0.98, eps 1e-9 and their schedule, Xavier init) against a modern one
-# (pre-RMSNorm, rotary, SwiGLU, AdamW, cosine). lr_schedule='transformer' reads learning_rate as the
-# paper's factor (1.0 there): the peak is learning_rate / sqrt(hidden_dim x warmup steps).
+# A 2017 transformer (Vaswani et al. 2017: post-norm LayerNorm, sinusoidal positions, token embeddings x sqrt(d),
+# ReLU, biases, dropout and label smoothing 0.1, Adam with beta2 0.98, eps 1e-9 and their schedule, Xavier init)
+# against a modern one (pre-RMSNorm, rotary, SwiGLU, AdamW, cosine). lr_schedule='transformer' reads learning_rate
+# as the paper's factor (1.0 there): the peak is learning_rate / sqrt(hidden_dim x warmup steps). Without the
+# sqrt(d) scale the sinusoids drown the N(0, 0.02) tokens and widths 32-64 sat at the unigram loss (docs/multiplier.md).
 TRANSFORMER_2017 = dict(norm="layernorm", norm_placement="post", position_encoding="sinusoidal", activation="relu",
-                        bias=True, init_scheme="xavier_uniform", embedding_dropout=0.1, attention_dropout=0.1,
-                        residual_dropout=0.1, label_smoothing=0.1, optimizer="adam", beta2=0.98, eps=1e-9,
-                        weight_decay=0.0, lr_schedule="transformer")
+                        scale_embeddings=True, bias=True, init_scheme="xavier_uniform", embedding_dropout=0.1,
+                        attention_dropout=0.1, residual_dropout=0.1, label_smoothing=0.1, optimizer="adam",
+                        beta2=0.98, eps=1e-9, weight_decay=0.0, lr_schedule="transformer")
 MODERN = dict(norm="rmsnorm", norm_placement="pre", position_encoding="rotary", activation="swiglu",
               optimizer="adamw", lr_schedule="cosine")
 
@@ -148,7 +149,7 @@ def historical_scaling() -> list[dict]:
     """2017 against modern, a width ladder each with its own LR sweep: the compute multiplier between them is
     `python -m experimental_analysis.multiplier results/HISTORICAL_SCALING_lr_sweep --compare 't2017_*' 'modern_*'`."""
     widths, settings = (128, 256, 384, 512, 768), gpu_settings()
-    return (family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, (0.5, 1.0, 2.0),
+    return (family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, (0.125, 0.25, 0.5, 1.0),
                           "HISTORICAL_SCALING", **settings)
             + family_ladder("modern", MODERN, widths, (5e-4, 1e-3, 2e-3, 4e-3), "HISTORICAL_SCALING", **settings))
 
@@ -166,10 +167,9 @@ def historical_scaling_tiny() -> list[dict]:
 # tokens per parameter, so the largest width sees the corpus about 1.3 times; 2 seeds per learning rate.
 HISTORICAL_SMALL_SETTINGS = dict(seq_length=256, target_effective_batch_size=32, eval_interval=100,
                                  eval_sequences=256, token_to_param_ratio=20.0, compile="off")
-# Multipliers of the transformer schedule (peak lr x d^-0.5 x warmup_steps^-0.5). Measured on an H200
-# (docs/multiplier.md): with these and with 0.25-2, widths 32-64 stay at the unigram loss at every lr and
-# widths 96-128 do best at the grid's top edge: this grid does not bracket the 2017 family's optimum yet.
-HISTORICAL_SMALL_2017_LRS = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4)
+# Multipliers of the transformer schedule (peak lr x d^-0.5 x warmup_steps^-0.5). On the CPU at width 32 (83 steps)
+# with the sqrt(d) embedding scale: 1/16 -> 2.77, 1/4 -> 2.67, 1 -> 3.25 (unigram) nats/byte; the grid brackets that.
+HISTORICAL_SMALL_2017_LRS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 HISTORICAL_SMALL_MODERN_LRS = (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
 
 

@@ -1,7 +1,7 @@
 """Compute-equivalent multipliers: how much compute an algorithmic change is worth, read off two scaling curves.
 
 For two families of runs in one results folder (chosen by label pattern or by a config field's value), each
-family's compute frontier is its best run per model size (the lowest final loss over its learning rates); a
+family's compute frontier is its best learning rate per model size (the lowest final loss, averaged over seeds); a
 Kaplan-form law L(C) = E + (C_c / C)^alpha (kaplan.fit_kaplan) is fitted to each frontier, and the multiplier at
 loss L is
 
@@ -10,7 +10,10 @@ loss L is
 so m = 3 means the new family reaches L with a third of the base family's compute. Intervals come from a
 residual bootstrap: the log residuals of each family's fit are resampled onto its fitted frontier and both laws
 refitted (a frontier holds a handful of sizes, too few to resample runs). A loss outside either family's
-measured loss range is flagged as extrapolated: the multiplier there rests on the fitted forms alone.
+measured loss range is flagged as extrapolated: the multiplier there rests on the fitted forms alone. A family
+whose fit or frontier cannot be trusted (multiplier_checks.py: E or alpha at a bound or unpinned, too few sizes,
+a best learning rate at the grid's edge) makes the whole result UNRELIABLE, said in the printout, fit.json and
+the figure.
 
 CLI: ``python -m experimental_analysis.multiplier results/STUDY --compare 't2017_*' 'modern_*' --at-loss 2.0``
 writes multiplier.png and the result under "compute_multiplier" in fit.json (in --out).
@@ -31,10 +34,12 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .kaplan import LOG_E_FLOOR, KaplanFit, _jacobian, _residuals, fit_kaplan
+from .multiplier_checks import LR_COLUMN, fit_flags, lr_edge_flags
 
 CONFIDENCE = 0.95
 GRID_POINTS = 25  # losses at which the multiplier curve is reported across the common range
 SIZE_COLUMN = "total_params"  # one frontier point per model size
+MIN_SIZES = 4  # a 3-parameter law needs a fourth point to be tested by anything (kaplan.fit_kaplan's minimum)
 COMPUTE_COLUMN = "flops"  # C = 6 N D at the run's last step
 
 
@@ -46,6 +51,8 @@ class Frontier:
     labels: list[str]
     compute: np.ndarray
     loss: np.ndarray
+    lr_edges: tuple = ()  # frontier runs whose learning rate is the edge of their size's grid (why, one line each)
+    runs_per_point: tuple = ()  # seeds averaged into each point (1 each without a learning_rate column)
 
     @property
     def loss_range(self) -> tuple[float, float]:
@@ -72,16 +79,31 @@ def select_family(runs: pd.DataFrame, pattern: str, field: Optional[str] = None)
     return runs[runs[field].astype(str) == pattern]
 
 
+def seed_means(usable: pd.DataFrame, loss_column: str) -> pd.DataFrame:
+    """One row per (size, learning rate): the loss averaged over its seeds (the best of several seeds would be
+    biased low), the first run's label and how many runs it averages. Without a learning_rate column, the runs."""
+    if LR_COLUMN not in usable.columns:
+        return usable.assign(runs=1)
+    grouped = usable.groupby([SIZE_COLUMN, LR_COLUMN], as_index=False)
+    return grouped.agg(**{loss_column: (loss_column, "mean"), COMPUTE_COLUMN: (COMPUTE_COLUMN, "mean"),
+                          "label": ("label", "min"), "runs": ("label", "size")})
+
+
 def frontier(family: pd.DataFrame, name: str, loss_column: str) -> Frontier:
-    """The lowest-loss run of each size (finite losses, complete runs when the table says)."""
+    """The best learning rate of each size, its seeds averaged (finite losses, complete runs when the table says)."""
     usable = family[np.isfinite(family[loss_column].astype(float)) & (family[COMPUTE_COLUMN] > 0)]
     if "status" in usable.columns:
         usable = usable[usable["status"] == "complete"]
     if usable.empty:
         raise ValueError(f"family {name!r} has no complete run with a finite {loss_column}")
-    best = usable.loc[usable.groupby(SIZE_COLUMN)[loss_column].idxmin()].sort_values(COMPUTE_COLUMN)
+    means = seed_means(usable, loss_column).reset_index(drop=True)
+    best = means.loc[means.groupby(SIZE_COLUMN)[loss_column].idxmin()].sort_values(COMPUTE_COLUMN)
+    if len(best) < MIN_SIZES:
+        raise ValueError(f"family {name!r} has complete runs at {len(best)} model size(s); its L(C) fit has 3 "
+                         f"parameters and needs at least {MIN_SIZES} sizes: add sizes to the study")
     return Frontier(name, list(best["label"]), best[COMPUTE_COLUMN].to_numpy(float),
-                    best[loss_column].to_numpy(float))
+                    best[loss_column].to_numpy(float), tuple(lr_edge_flags(best, means, SIZE_COLUMN)),
+                    tuple(int(n) for n in best["runs"]))
 
 
 def compute_for_loss(fit: KaplanFit, loss) -> np.ndarray:
@@ -146,16 +168,28 @@ class Comparison:
     grid: list[MultiplierAt]
     ranges_overlap: bool
     n_bootstrap_used: int
+    base_flags: dict  # name -> why the base family's fit is not to be trusted (multiplier_checks.fit_flags)
+    new_flags: dict
+
+    def warnings(self) -> list[str]:
+        """Every reason the multiplier is UNRELIABLE, prefixed by its family; empty when none."""
+        return [text for front, flags in ((self.base, self.base_flags), (self.new, self.new_flags))
+                for text in [f"{front.name} fit, {name}: {reason}" for name, reason in flags.items()]
+                + [f"{front.name} frontier, {edge}" for edge in front.lr_edges]]
 
     def to_dict(self) -> dict:
-        def family(front: Frontier, fit: KaplanFit) -> dict:
+        def family(front: Frontier, fit: KaplanFit, flags: dict) -> dict:
             return {"name": front.name, "frontier_labels": front.labels, "compute": front.compute.tolist(),
-                    "loss": front.loss.tolist(), "measured_loss_range": list(front.loss_range), "fit": fit.to_dict()}
+                    "loss": front.loss.tolist(), "measured_loss_range": list(front.loss_range), "fit": fit.to_dict(),
+                    "runs_per_point": list(front.runs_per_point), "fit_flags": flags,
+                    "lr_edge_runs": list(front.lr_edges)}
         return {"definition": "multiplier = C_base(L) / C_new(L) on each family's fitted compute frontier "
                               "L(C) = E + (C_c/C)^alpha; > 1: the new family needs less compute",
                 "confidence": CONFIDENCE, "interval": "residual bootstrap of both frontier fits",
                 "n_bootstrap_used": self.n_bootstrap_used, "ranges_overlap": self.ranges_overlap,
-                "base": family(self.base, self.base_fit), "new": family(self.new, self.new_fit),
+                "reliable": not self.warnings(), "unreliable_because": self.warnings(),
+                "base": family(self.base, self.base_fit, self.base_flags),
+                "new": family(self.new, self.new_fit, self.new_flags),
                 "at_losses": [_jsonable(asdict(point)) for point in self.at_losses],
                 "across_common_range": [_jsonable(asdict(point)) for point in self.grid]}
 
@@ -185,10 +219,14 @@ def compare(base: Frontier, new: Frontier, at_losses: Sequence[float] = (), n_bo
     chosen = np.asarray(at_losses if len(at_losses) else [float(np.sqrt(grid[0] * grid[-1]))], float)
     losses = np.concatenate([chosen, grid])
     rng = np.random.default_rng(seed)
-    pairs = list(zip(bootstrap_fits(base, base_fit, n_bootstrap, rng), bootstrap_fits(new, new_fit, n_bootstrap, rng)))
+    base_boots, new_boots = bootstrap_fits(base, base_fit, n_bootstrap, rng), bootstrap_fits(new, new_fit, n_bootstrap, rng)
+    pairs = list(zip(base_boots, new_boots))
     samples = np.array([multiplier(b, n, losses) for b, n in pairs]) if pairs else np.empty((0, len(losses)))
     points = _points(losses, multiplier(base_fit, new_fit, losses), samples, base, new)
-    return Comparison(base, new, base_fit, new_fit, points[:len(chosen)], points[len(chosen):], overlap, len(pairs))
+    flags = [fit_flags(front.loss_range[0], fit, boots, CONFIDENCE)
+             for front, fit, boots in ((base, base_fit, base_boots), (new, new_fit, new_boots))]
+    return Comparison(base, new, base_fit, new_fit, points[:len(chosen)], points[len(chosen):], overlap, len(pairs),
+                      *flags)
 
 
 def report_lines(result: Comparison) -> list[str]:
@@ -200,8 +238,13 @@ def report_lines(result: Comparison) -> list[str]:
                      f"{front.loss_range[1]:.4f}; L(C) = {fit.E:.4f} + ({fit.x_c:.3g}/C)^{fit.alpha:.4f}")
     if not result.ranges_overlap:
         lines.append("  WARNING: the families' measured loss ranges do not overlap: every multiplier is extrapolated")
+    warnings = result.warnings()
+    if warnings:
+        lines.append("  UNRELIABLE: the multiplier below rests on fits or frontiers that cannot be trusted:")
+        lines += [f"    - {warning}" for warning in warnings]
     for point in result.at_losses:
         flag = "  EXTRAPOLATED (outside a family's measured losses)" if point.extrapolated else ""
+        flag += "  UNRELIABLE (see above)" if warnings else ""
         lines.append(f"  at loss {point.loss:.4f}: multiplier {point.multiplier:.3g} "
                      f"[{point.low:.3g}, {point.high:.3g}]{flag}")
     return lines
@@ -217,7 +260,7 @@ def plot(result: Comparison, path: Path) -> Path:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     for front, fit, color in ((result.base, result.base_fit, "tab:blue"), (result.new, result.new_fit, "tab:orange")):
-        left.scatter(front.compute, front.loss, color=color, zorder=3, label=f"{front.name}: best run per size")
+        left.scatter(front.compute, front.loss, color=color, zorder=3, label=f"{front.name}: best lr per size")
         measured = np.geomspace(front.compute.min(), front.compute.max(), 100)
         left.plot(measured, fit.predict(measured), color=color,
                   label=f"fit {fit.E:.2f} + ({fit.x_c:.2g}/C)^{fit.alpha:.2f}")
@@ -238,7 +281,8 @@ def plot(result: Comparison, path: Path) -> Path:
     right.axhline(1.0, color="grey", linestyle=":", linewidth=1)
     right.set(yscale="log", xlabel="loss L (nats/token)",
               ylabel=f"C_{result.base.name}(L) / C_{result.new.name}(L)",
-              title=f"compute multiplier of {result.new.name} over {result.base.name}")
+              title=f"compute multiplier of {result.new.name} over {result.base.name}"
+                    + (" (UNRELIABLE)" if result.warnings() else ""))
     # Labelled ticks at 1, 2, 5 x 10^k only: labelling every minor tick crowds a range of several decades.
     right.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     right.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
@@ -247,9 +291,12 @@ def plot(result: Comparison, path: Path) -> Path:
     right.legend(fontsize=8)
     caveat = ("Shown only over the loss range both families measured." if result.ranges_overlap else
               "Ranges do not overlap: the whole curve is extrapolated.")
-    fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size; intervals from a residual bootstrap "
+    if result.warnings():
+        fig.text(0.5, 0.045, f"UNRELIABLE ({len(result.warnings())} flags, listed in the printout and fit.json): "
+                 + "; ".join(w[:70] for w in result.warnings()[:2]), ha="center", fontsize=8, color="tab:red")
+    fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size, seeds averaged; intervals from a residual bootstrap "
              f"of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.08 if result.warnings() else 0.04, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

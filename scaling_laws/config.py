@@ -68,6 +68,7 @@ class ExperimentConfig:
     ffn_dim: int  # MLP inner width (gen_experim: 4d for gelu/relu, ~8d/3 for swiglu)
     activation: str = "gelu"  # MLP nonlinearity: gelu, relu, silu, or gated swiglu, geglu, glu (Shazeer 2020)
     tie_embeddings: bool = True  # share input embedding and output projection weights
+    scale_embeddings: bool = False  # token embeddings x sqrt(d), initialised N(0, 1/d): input rms 1, as the sinusoids' (Vaswani et al. 2017 sec. 3.4)
     norm: str = "layernorm"  # normalisation: layernorm (scale and bias), rmsnorm (scale; Zhang & Sennrich 2019) or none
     norm_placement: str = "pre"  # pre: x + f(norm(x)) and a final norm (GPT-2); post: norm(x + f(x)), no final norm (Vaswani et al. 2017)
     position_encoding: str = "learned"  # learned (a trained table), rotary (Su et al. 2021, on q and k) or sinusoidal (Vaswani et al. 2017, fixed)
@@ -288,6 +289,9 @@ def _check_values(cfg: ExperimentConfig) -> None:
 
 def _check_mup(cfg: ExperimentConfig) -> None:
     """muP needs its base width; CompleteP (completep_alpha > 0) needs muP and its base depth."""
+    _require(not (cfg.use_mup and cfg.scale_embeddings),
+             "scale_embeddings=True with use_mup=True is refused: muP sets the embedding's scale by its own rules "
+             "(mup_embedding_lr_multiplier, the init at the base width); remove scale_embeddings or set use_mup=False")
     if cfg.use_mup:
         # muP's per-group rules here are Adam's (Tensor Programs V table 3); SGD has its own table, not built.
         _require(cfg.optimizer in MUP_OPTIMIZERS,

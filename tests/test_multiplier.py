@@ -16,16 +16,17 @@ def law(compute):
     return E + (C_C / compute) ** ALPHA
 
 
-def synthetic_runs(noise=0.004, seed=0) -> pd.DataFrame:
-    """Two families, 6 sizes, 3 learning rates each: the best LR sits on the law, the others above it."""
+def synthetic_runs(noise=0.004, seed=0, sizes=6, irreducible=E, penalties=(0.05, 0.0, 0.12)) -> pd.DataFrame:
+    """Two families, 6 sizes, 3 learning rates each: the best LR (the middle one, by default penalties) sits on
+    the law, the others above it."""
     rng = np.random.default_rng(seed)
     rows = []
     for family, gain in (("base", 1.0), ("new", TRUE_MULTIPLIER)):
-        for size, compute in enumerate(np.geomspace(1e12, 1e16, 6)):
-            for lr, penalty in ((1e-3, 0.05), (2e-3, 0.0), (4e-3, 0.12)):
-                loss = law(compute * gain) * np.exp(rng.normal(0, noise)) + penalty
+        for size, compute in enumerate(np.geomspace(1e12, 1e16, 6)[:sizes]):
+            for lr, penalty in zip((1e-3, 2e-3, 4e-3), penalties):
+                loss = (law(compute * gain) - E + irreducible) * np.exp(rng.normal(0, noise)) + penalty
                 rows.append({"label": f"{family}_d{size}_lr_{lr:g}", "optimizer": family, "total_params": 1000 + size,
-                             "flops": compute, "final_loss": loss, "status": "complete"})
+                             "flops": compute, "final_loss": loss, "status": "complete", "learning_rate": lr})
     return pd.DataFrame(rows)
 
 
@@ -37,6 +38,17 @@ def test_frontier_takes_the_best_learning_rate_of_each_size():
     base, _ = fronts(synthetic_runs(noise=0.0))
     assert len(base.labels) == 6 and all(label.endswith("_lr_0.002") for label in base.labels)
     assert base.loss == pytest.approx(law(base.compute))
+
+
+def test_the_frontier_averages_seeds_before_choosing_the_learning_rate():
+    """lr 1e-3 has the single luckiest seed, 2e-3 the better mean: the frontier takes 2e-3 at its mean."""
+    rows = [{"label": f"a_d{size}_lr_{lr:g}_s{seed}", "total_params": 1000 + size, "flops": 1e12 * 10 ** size,
+             "final_loss": loss + 1.0 / (size + 1), "status": "complete", "learning_rate": lr}
+            for size in range(4) for lr, losses in ((1e-3, (2.0, 3.0)), (2e-3, (2.2, 2.3)), (4e-3, (2.9, 3.1)))
+            for seed, loss in enumerate(losses)]
+    front = frontier(pd.DataFrame(rows), "a", "final_loss")
+    assert all("_lr_0.002_" in label for label in front.labels) and front.runs_per_point == (2, 2, 2, 2)
+    assert front.loss == pytest.approx([2.25 + 1.0 / (size + 1) for size in range(4)])
 
 
 def test_families_by_config_field_equal_families_by_label():
@@ -52,8 +64,22 @@ def test_the_fit_recovers_a_known_multiplier_within_its_interval():
         assert point.multiplier == pytest.approx(TRUE_MULTIPLIER, rel=0.15)
         assert point.high / point.low < 2.0  # an interval that says something
         assert not point.extrapolated
+    assert result.warnings() == [] and result.to_dict()["reliable"]
     covered = [p.low <= TRUE_MULTIPLIER <= p.high for p in result.grid]
     assert sum(covered) >= 0.8 * len(covered), [(p.loss, p.low, p.high) for p in result.grid]
+
+
+@pytest.mark.parametrize("runs, fragment", [
+    (dict(irreducible=0.0), "base fit, E: E = "),  # a pure power law: E at its bound 0
+    (dict(penalties=(0.0, 0.05, 0.12)), "best at the lowest learning rate tried (0.001 of 0.001-0.004)"),
+])
+def test_an_untrustworthy_family_makes_the_multiplier_unreliable(runs, fragment, capsys):
+    from experimental_analysis.multiplier import report_lines
+    result = compare(*fronts(synthetic_runs(**runs)), at_losses=[2.3], n_bootstrap=100, seed=2)
+    assert any(fragment in warning for warning in result.warnings()), result.warnings()
+    printed = "\n".join(report_lines(result))
+    assert "UNRELIABLE: the multiplier below rests on" in printed and "UNRELIABLE (see above)" in printed
+    assert not result.to_dict()["reliable"] and result.to_dict()["unreliable_because"] == result.warnings()
 
 
 def test_noise_free_families_give_the_exact_multiplier():
@@ -99,6 +125,11 @@ def test_a_family_without_runs_is_an_error_naming_it(tmp_path, monkeypatch, caps
     monkeypatch.setattr(load_results, "load_runs", lambda *dirs: synthetic_runs())
     assert main([str(tmp_path), "--compare", "base_*", "lstm_*", "--n-bootstrap", "10", "--loss", "final_loss"]) == 2
     assert "family 'lstm_*' has no complete run" in capsys.readouterr().err
+
+
+def test_a_family_with_too_few_sizes_is_an_error_naming_it():
+    with pytest.raises(ValueError, match="family 'base' has complete runs at 3 model size"):
+        fronts(synthetic_runs(sizes=3))
 
 
 def test_a_missing_results_folder_is_one_line_and_exit_2(tmp_path, capsys):

@@ -35,6 +35,8 @@ def tiny(tiny_fields, **changes):
     (dict(bias="yes"), "bias='yes' has type str; expected bool"),
     (dict(hidden_dim=18, num_heads=6, position_encoding="rotary"), "head size, or position_encoding='learned'"),
     (dict(architecture="lstm", norm="rmsnorm", num_layers=2), "norm='rmsnorm' does not apply to architecture='lstm'"),
+    (dict(scale_embeddings=True, use_mup=True, mup_base_width=16), "scale_embeddings=True with use_mup=True is refused"),
+    (dict(architecture="lstm", scale_embeddings=True, num_layers=2), "scale_embeddings=True does not apply"),
 ])
 def test_option_errors_name_field_value_and_allowed(tiny_fields, changes, fragment):
     with pytest.raises(ConfigError) as error:
@@ -59,6 +61,25 @@ def test_sinusoidal_table_is_vaswani_section_3_5():
         angle = position / 10000 ** (2 * i / 8)
         assert table[position, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
         assert table[position, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def test_scaled_embeddings_enter_at_rms_one_and_the_tied_readout_reads_the_raw_weights(tiny_fields):
+    """Vaswani et al. 2017 sec. 3.4: the embedding x sqrt(d), initialised N(0, 1/d), enters the first block at
+    rms 1 like the sinusoids; without the scale it enters at 0.02 and the positions drown it."""
+    torch.manual_seed(0)
+    cfg = tiny(tiny_fields, hidden_dim=64, num_heads=2, scale_embeddings=True, position_encoding="sinusoidal")
+    model = build_model(cfg)
+    tokens = torch.randint(0, cfg.vocab_size, (4, cfg.seq_length))
+    entered, left = [], []
+    model.blocks[0].register_forward_pre_hook(lambda module, args: entered.append(args[0]))
+    model.blocks[-1].register_forward_hook(lambda module, args, out: left.append(out))
+    logits = model(tokens)
+    token_part = entered[0] - model.position_embedding.table[:cfg.seq_length]
+    assert token_part.pow(2).mean().sqrt().item() == pytest.approx(1.0, rel=0.15)
+    assert torch.allclose(token_part, model.token_embedding(tokens) * math.sqrt(64), atol=1e-5)
+    plain = build_model(tiny(tiny_fields, hidden_dim=64, num_heads=2, position_encoding="sinusoidal"))
+    assert plain.token_embedding.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    assert torch.allclose(logits, model.ln_final(left[0]) @ model.token_embedding.weight.T, atol=1e-5)
 
 
 def test_rotary_scores_depend_only_on_the_offset_between_positions():
@@ -134,6 +155,6 @@ def test_building_blocks_are_in_run_identity_and_the_token_rule_only_through_the
     from scaling_laws.running.identity import identity_fields
     fields = identity_fields({"label": "a", "folder_name": "f"})
     assert {"norm", "norm_placement", "position_encoding", "bias", "init_scheme", "optimizer", "momentum",
-            "label_smoothing", "attention_dropout"} <= set(fields)
+            "label_smoothing", "attention_dropout", "scale_embeddings"} <= set(fields)
     assert "token_rule" not in fields  # an input of max_tokens_training, which is in the identity itself
     assert identity_fields({"label": "a", "folder_name": "f", "norm": "rmsnorm"})["norm"] == "rmsnorm"

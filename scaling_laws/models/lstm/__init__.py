@@ -18,7 +18,8 @@ from scaling_laws.models.architecture import Architecture, ConfigLike
 # square root (lstm_model.lstm_width_for).
 DEFAULT_NUM_LAYERS = 2
 # The transformer's building-block fields: the LSTM reads none of them, so they must keep their defaults.
-TRANSFORMER_ONLY = ("norm", "norm_placement", "position_encoding", "bias", "init_scheme") + DROPOUT_FIELDS
+TRANSFORMER_ONLY = ("norm", "norm_placement", "position_encoding", "bias", "init_scheme",
+                    "scale_embeddings") + DROPOUT_FIELDS
 
 
 def layer_params(width: int) -> int:

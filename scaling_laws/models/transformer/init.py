@@ -33,7 +33,9 @@ def init_std(name: str, cfg: ConfigLike) -> float:
 
 
 def init_matrix(name: str, param: torch.Tensor, cfg: ConfigLike) -> None:
-    if name.endswith(EMBEDDINGS) and cfg.init_scheme in ("xavier_uniform", "kaiming_normal"):
+    if name.endswith("token_embedding.weight") and cfg.scale_embeddings:  # x sqrt(d) in the forward: rms 1
+        nn.init.normal_(param, mean=0.0, std=cfg.hidden_dim ** -0.5)
+    elif name.endswith(EMBEDDINGS) and cfg.init_scheme in ("xavier_uniform", "kaiming_normal"):
         nn.init.normal_(param, mean=0.0, std=BASE_STD)
     elif cfg.init_scheme == "xavier_uniform":  # Glorot & Bengio 2010: U(+-sqrt(6 / (fan_in + fan_out)))
         nn.init.xavier_uniform_(param)

@@ -1,6 +1,8 @@
 """The torch module of the GPT-style decoder: embedding, positions, blocks, final norm, tied or untied head."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 
@@ -28,6 +30,7 @@ class TransformerLM(nn.Module):
         self.token_embedding = nn.Embedding(cfg.vocab_size, cfg.hidden_dim)
         self.position_embedding = make_input_positions(cfg)
         self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
+        self.embedding_scale = math.sqrt(cfg.hidden_dim) if cfg.scale_embeddings else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         # Post-norm blocks end normalised already (Vaswani et al. 2017 has no final norm).
         self.ln_final = make_norm(cfg) if cfg.norm_placement == "pre" else nn.Identity()
@@ -36,7 +39,10 @@ class TransformerLM(nn.Module):
         init_weights(self, cfg)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.embedding_dropout(self.position_embedding(self.token_embedding(tokens)))
+        x = self.token_embedding(tokens)
+        if self.embedding_scale is not None:
+            x = x * self.embedding_scale
+        x = self.embedding_dropout(self.position_embedding(x))
         for block in self.blocks:
             x = block(x)
         return readout(self.ln_final(x), self.token_embedding, self.head, self.logit_multiplier)
