@@ -71,6 +71,14 @@ CONFIGS: list[tuple[str, dict]] = [
                                      vocab_size=50304)),
     ("lstm d1024L2s512b16 fp32", dict(architecture="lstm", hidden_dim=1024, seq_length=512, batch_size=16,
                                       dtype="float32")),
+    ("lstm d768L3s384b24", dict(architecture="lstm", hidden_dim=768, num_layers=3, seq_length=384, batch_size=24)),
+    ("lstm d2048L2s256b16", dict(architecture="lstm", hidden_dim=2048, seq_length=256, batch_size=16)),
+    ("lstm d512L2s512b16 V50k compiled", dict(architecture="lstm", hidden_dim=512, seq_length=512, batch_size=16,
+                                              vocab_size=50304, compile="on")),
+    ("lstm d1024L2s512b16 compiled", dict(architecture="lstm", hidden_dim=1024, seq_length=512, batch_size=16,
+                                          compile="on")),
+    ("lstm d256L2s1024b8 V50k a2", dict(architecture="lstm", hidden_dim=256, seq_length=1024, batch_size=8, accum=2,
+                                        vocab_size=50304)),
 ]
 KINDS = ("eager", "compiled", "lstm")
 
@@ -111,8 +119,10 @@ def release() -> None:
     torch.cuda.reset_peak_memory_stats()
 
 
-def measure(cfg, steps: int = STEPS) -> tuple[int, object]:
-    """max_memory_allocated over ``steps`` optimizer steps of core.Trainer (model and state included)."""
+def measure(cfg, steps: int = STEPS) -> tuple[int, int, object]:
+    """max_memory_allocated and max_memory_reserved over ``steps`` optimizer steps of core.Trainer (model and
+    state included), and the config the run ended with. Under CUDA graphs the reserved figure is the one to
+    read beside the allocated: a graph's private pool stays reserved, and replays allocate nothing."""
     import torch
     from core import Trainer
     from scaling_laws.training.distributed import DistContext
@@ -123,13 +133,13 @@ def measure(cfg, steps: int = STEPS) -> tuple[int, object]:
     for step in range(steps):
         step_fitting_memory(trainer, trainer.step_batches(step), 1e-4, step)
     torch.cuda.synchronize()
-    peak, final = torch.cuda.max_memory_allocated(), trainer.cfg
+    peak, reserved, final = torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved(), trainer.cfg
     del trainer
     release()
-    return peak, final
+    return peak, reserved, final
 
 
-def row(label: str, cfg, measured: int) -> tuple[str, float]:
+def row(label: str, cfg, measured: int, reserved: int) -> tuple[str, float]:
     from scaling_laws.models.memory import GIB, estimate
 
     predicted = estimate(cfg)
@@ -137,25 +147,25 @@ def row(label: str, cfg, measured: int) -> tuple[str, float]:
     parts = predicted.as_gib()
     return (f"{label:<32} {cfg.batch_size:>3}x{cfg.gradient_accumulation_steps:<2} {parts['parameters'] * 4:>7.3f} "
             f"{parts['activations']:>7.3f} {parts['logits']:>7.3f} {parts['weight_copies']:>7.3f} "
-            f"{predicted.peak_allocated / GIB:>8.3f} {measured / GIB:>8.3f} {error:>+7.1%}"), error
+            f"{predicted.peak_allocated / GIB:>8.3f} {measured / GIB:>8.3f} {error:>+7.1%} {reserved / GIB:>8.3f}"), error
 
 
 def measure_row(label: str, overrides: dict, say) -> float | None:
     """Measure one config and print its row; a config that fails is reported and skipped."""
     try:
         cfg = experiment(label, overrides)
-        measured, _ = measure(cfg)
+        measured, reserved, _ = measure(cfg)
     except Exception as error:  # one bad row must not lose the table
         say(f"{label}: failed: {type(error).__name__}: {str(error)[:200]}")
         release()
         return None
-    text, error = row(label, cfg, measured)
+    text, error = row(label, cfg, measured, reserved)
     say(text)
     return error
 
 
 HEADER = (f"{'config':<32} {'mb x a':>6} {'states':>7} {'activ':>7} {'logits':>7} {'copies':>7} "
-          f"{'pred GiB':>8} {'meas GiB':>8} {'error':>7}")
+          f"{'pred GiB':>8} {'meas GiB':>8} {'error':>7} {'reserved':>8}")
 
 
 def main() -> None:
@@ -183,7 +193,7 @@ def main() -> None:
                 errors[kind].append(measure_row(label, overrides, say))
     if "eager" in args.only:
         forced = experiment("forced_oom", TOO_LARGE)
-        peak, final = measure(forced, steps=2)
+        peak, _, final = measure(forced, steps=2)
         say(f"forced OOM: micro-batch {forced.batch_size}x{forced.gradient_accumulation_steps} -> "
             f"{final.batch_size}x{final.gradient_accumulation_steps}, trained on, peak {peak / 2**30:.1f} GiB")
     compiled = [(label, o) for label, o in CONFIGS if kind_of(o) == "compiled" and "compiled" in args.only]

@@ -11,9 +11,9 @@ so m = 3 means the new family reaches L with a third of the base family's comput
 residual bootstrap: the log residuals of each family's fit are resampled onto its fitted frontier and both laws
 refitted (a frontier holds a handful of sizes, too few to resample runs). A loss outside either family's
 measured loss range is flagged as extrapolated: the multiplier there rests on the fitted forms alone. A family
-whose fit or frontier cannot be trusted (multiplier_checks.py: E or alpha at a bound or unpinned, too few sizes,
-a best learning rate at the grid's edge) makes the whole result UNRELIABLE, said in the printout, fit.json and
-the figure.
+whose fit or frontier cannot be trusted (multiplier_checks.py: a best learning rate at the grid's edge, E at the
+smallest loss, alpha at a bound) makes the whole result UNRELIABLE; caveats (E = 0, parameters the bootstrap
+leaves wide) are printed beside it. Both go to the printout, fit.json and the figure.
 
 CLI: ``python -m experimental_analysis.multiplier results/STUDY --compare 't2017_*' 'modern_*' --at-loss 2.0``
 writes multiplier.png and the result under "compute_multiplier" in fit.json (in --out).
@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .kaplan import LOG_E_FLOOR, KaplanFit, _jacobian, _residuals, fit_kaplan
-from .multiplier_checks import LR_COLUMN, fit_flags, lr_edge_flags
+from .multiplier_checks import LR_COLUMN, fit_caveats, fit_flags, lr_edge_flags
 
 CONFIDENCE = 0.95
 GRID_POINTS = 25  # losses at which the multiplier curve is reported across the common range
@@ -170,6 +170,12 @@ class Comparison:
     n_bootstrap_used: int
     base_flags: dict  # name -> why the base family's fit is not to be trusted (multiplier_checks.fit_flags)
     new_flags: dict
+    base_caveats: dict  # name -> what to keep in mind about the base family's fit (multiplier_checks.fit_caveats)
+    new_caveats: dict
+
+    def caveats(self) -> list[str]:
+        return [f"{front.name} fit, {name}: {text}" for front, caveats in
+                ((self.base, self.base_caveats), (self.new, self.new_caveats)) for name, text in caveats.items()]
 
     def warnings(self) -> list[str]:
         """Every reason the multiplier is UNRELIABLE, prefixed by its family; empty when none."""
@@ -178,18 +184,18 @@ class Comparison:
                 + [f"{front.name} frontier, {edge}" for edge in front.lr_edges]]
 
     def to_dict(self) -> dict:
-        def family(front: Frontier, fit: KaplanFit, flags: dict) -> dict:
+        def family(front: Frontier, fit: KaplanFit, flags: dict, caveats: dict) -> dict:
             return {"name": front.name, "frontier_labels": front.labels, "compute": front.compute.tolist(),
                     "loss": front.loss.tolist(), "measured_loss_range": list(front.loss_range), "fit": fit.to_dict(),
                     "runs_per_point": list(front.runs_per_point), "fit_flags": flags,
-                    "lr_edge_runs": list(front.lr_edges)}
+                    "fit_caveats": caveats, "lr_edge_runs": list(front.lr_edges)}
         return {"definition": "multiplier = C_base(L) / C_new(L) on each family's fitted compute frontier "
                               "L(C) = E + (C_c/C)^alpha; > 1: the new family needs less compute",
                 "confidence": CONFIDENCE, "interval": "residual bootstrap of both frontier fits",
                 "n_bootstrap_used": self.n_bootstrap_used, "ranges_overlap": self.ranges_overlap,
-                "reliable": not self.warnings(), "unreliable_because": self.warnings(),
-                "base": family(self.base, self.base_fit, self.base_flags),
-                "new": family(self.new, self.new_fit, self.new_flags),
+                "reliable": not self.warnings(), "unreliable_because": self.warnings(), "caveats": self.caveats(),
+                "base": family(self.base, self.base_fit, self.base_flags, self.base_caveats),
+                "new": family(self.new, self.new_fit, self.new_flags, self.new_caveats),
                 "at_losses": [_jsonable(asdict(point)) for point in self.at_losses],
                 "across_common_range": [_jsonable(asdict(point)) for point in self.grid]}
 
@@ -223,10 +229,11 @@ def compare(base: Frontier, new: Frontier, at_losses: Sequence[float] = (), n_bo
     pairs = list(zip(base_boots, new_boots))
     samples = np.array([multiplier(b, n, losses) for b, n in pairs]) if pairs else np.empty((0, len(losses)))
     points = _points(losses, multiplier(base_fit, new_fit, losses), samples, base, new)
-    flags = [fit_flags(front.loss_range[0], fit, boots, CONFIDENCE)
-             for front, fit, boots in ((base, base_fit, base_boots), (new, new_fit, new_boots))]
+    families = ((base, base_fit, base_boots), (new, new_fit, new_boots))
+    flags = [fit_flags(front.loss_range[0], fit) for front, fit, _ in families]
+    caveats = [fit_caveats(front.loss_range[0], fit, boots, CONFIDENCE) for front, fit, boots in families]
     return Comparison(base, new, base_fit, new_fit, points[:len(chosen)], points[len(chosen):], overlap, len(pairs),
-                      *flags)
+                      *flags, *caveats)
 
 
 def report_lines(result: Comparison) -> list[str]:
@@ -242,6 +249,9 @@ def report_lines(result: Comparison) -> list[str]:
     if warnings:
         lines.append("  UNRELIABLE: the multiplier below rests on fits or frontiers that cannot be trusted:")
         lines += [f"    - {warning}" for warning in warnings]
+    if result.caveats():
+        lines.append("  caveats (their spread is in the interval; E = 0 matters outside the measured range):")
+        lines += [f"    - {caveat}" for caveat in result.caveats()]
     for point in result.at_losses:
         flag = "  EXTRAPOLATED (outside a family's measured losses)" if point.extrapolated else ""
         flag += "  UNRELIABLE (see above)" if warnings else ""
@@ -294,9 +304,12 @@ def plot(result: Comparison, path: Path) -> Path:
     if result.warnings():
         fig.text(0.5, 0.045, f"UNRELIABLE ({len(result.warnings())} flags, listed in the printout and fit.json): "
                  + "; ".join(w[:70] for w in result.warnings()[:2]), ha="center", fontsize=8, color="tab:red")
+    elif result.caveats():
+        fig.text(0.5, 0.045, f"{len(result.caveats())} caveats (printout, fit.json), e.g. {result.caveats()[0][:110]}",
+                 ha="center", fontsize=8, color="dimgray")
     fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size, seeds averaged; intervals from a residual bootstrap "
              f"of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
-    fig.tight_layout(rect=(0, 0.08 if result.warnings() else 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.08 if result.warnings() or result.caveats() else 0.04, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -1,10 +1,11 @@
-"""Why a compute multiplier cannot be trusted, found per family and printed with it.
+"""Why a compute multiplier cannot be trusted, or what to keep in mind reading it, found per family.
 
-A family's L(C) fit (4 sizes at least, multiplier.frontier) is flagged when E sits at a bound (0: no irreducible loss found; the smallest measured loss: the
-frontier flattens and the law cannot say where it goes), when alpha sits at a bound, or when the bootstrap
-leaves E or alpha unpinned (diagnostics.parameter_flag, the rules of the Approach 3 fit). A frontier run is
-flagged when its learning rate is the lowest or highest its size tried: that size's optimum may lie outside the
-grid, so the frontier may sit above the family's real one.
+UNRELIABLE (a bias the bootstrap interval does not carry): a frontier run whose learning rate is the lowest or
+highest its size tried (that size's optimum may lie outside the grid, so the frontier may sit above the family's
+real one), E at its upper bound (the frontier flattens at its smallest loss), alpha at a bound.
+Caveats (diagnostics.parameter_flag, the rules of the Approach 3 fit): E at its bound 0 (no irreducible loss
+found: a pure power law, to be read inside the measured range), E or alpha not pinned by the bootstrap (that
+spread is already in the multiplier's interval).
 """
 from __future__ import annotations
 
@@ -30,27 +31,28 @@ def _interval(values: Sequence[float], confidence: float) -> tuple[float, float]
     return float(low), float(high)
 
 
-def _e_flag(fit: KaplanFit, smallest_loss: float, interval: tuple[float, float]) -> str:
+def fit_flags(smallest_loss: float, fit: KaplanFit) -> dict[str, str]:
+    """name -> reason the family's L(C) fit makes the multiplier UNRELIABLE: a parameter at a bound that the
+    bootstrap interval cannot carry (empty when none)."""
+    flags = {}
     if fit.E >= (1 - BOUND_TOLERANCE) * smallest_loss:
-        return (f"E = {fit.E:.4g} equals the smallest measured loss (its upper bound): the frontier flattens and "
-                "the law cannot say where it goes")
-    return parameter_flag("E", fit.E, interval, smallest_loss)
-
-
-def _alpha_flag(fit: KaplanFit, interval: tuple[float, float]) -> str:
+        flags["E"] = (f"E = {fit.E:.4g} equals the smallest measured loss (its upper bound): the frontier flattens "
+                      "and the law cannot say where it goes")
     low, high = ALPHA_BOUNDS
     if fit.alpha <= low * (1 + BOUND_TOLERANCE) or fit.alpha >= high * (1 - BOUND_TOLERANCE):
-        return f"alpha = {fit.alpha:.4g} is at its bound ({low:g} or {high:g}): not identified"
-    return parameter_flag("alpha", fit.alpha, interval, 1.0)
+        flags["alpha"] = f"alpha = {fit.alpha:.4g} is at its bound ({low:g} or {high:g}): not identified"
+    return flags
 
 
-def fit_flags(smallest_loss: float, fit: KaplanFit, resamples: Sequence[KaplanFit],
-              confidence: float) -> dict[str, str]:
-    """name -> reason, for each way this family's L(C) fit is not to be trusted (empty when none)."""
-    flags = {}
-    flags["E"] = _e_flag(fit, smallest_loss, _interval([r.E for r in resamples], confidence))
-    flags["alpha"] = _alpha_flag(fit, _interval([r.alpha for r in resamples], confidence))
-    return {name: reason for name, reason in flags.items() if reason}
+def fit_caveats(smallest_loss: float, fit: KaplanFit, resamples: Sequence[KaplanFit],
+                confidence: float) -> dict[str, str]:
+    """name -> caveat on the family's fit that the multiplier's interval already carries, or that matters only
+    outside the measured range: E at 0 (a pure power law), E or alpha not pinned by the bootstrap."""
+    caveats = {"E": parameter_flag("E", fit.E, _interval([r.E for r in resamples], confidence), smallest_loss),
+               "alpha": parameter_flag("alpha", fit.alpha, _interval([r.alpha for r in resamples], confidence), 1.0)}
+    if fit.E < smallest_loss * (1 - BOUND_TOLERANCE) and caveats["E"].startswith("E = "):
+        caveats["E"] += "; the law is a pure power law: read it inside the measured range only"
+    return {name: text for name, text in caveats.items() if text}
 
 
 def lr_edge_flags(best: pd.DataFrame, usable: pd.DataFrame, size_column: str) -> list[str]:

@@ -11,6 +11,11 @@ from scaling_laws.counting import ParamCounts
 ConfigLike = Any
 
 
+# The eager loss (core.Trainer._loss): the fp32 log-softmax output, its gradient and the loss's gradient are
+# alive at once, 12 B per logit, whatever the family that made the logits.
+EAGER_LOGIT_BYTES = 12
+
+
 @dataclass(frozen=True)
 class MemoryStages:
     """What a family keeps on the device for a training step, beyond parameters and optimizer state."""
@@ -18,6 +23,7 @@ class MemoryStages:
     layers_per_sequence: int  # bytes every layer saves for backward, summed over layers, for one sequence
     logits_per_sequence: int  # bytes of logits, log-softmax and their gradients alive at once, one sequence
     weight_copies: int  # bytes of 16-bit weight copies autocast makes and keeps for backward (0 in fp32)
+    gradients_with_activations: bool = False  # backward makes the weight gradients before it frees the activations
 
 
 @dataclass(frozen=True)

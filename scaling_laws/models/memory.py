@@ -64,7 +64,7 @@ class MemoryBreakdown:
     activations: int  # every layer's saved activations for the micro-batch
     logits: int  # logits, log-softmax output and their gradients at the start of the backward pass
     workspace: int  # cuBLAS workspace taken from the caching allocator
-    gradients_in_forward: bool  # accumulation > 1 or CUDA graphs: the gradients are alive during the forward pass
+    gradients_in_forward: bool  # accumulation > 1, CUDA graphs, or the family's backward: gradients meet the activations
     cuda_context: int = CUDA_CONTEXT_BYTES  # outside the allocator: not in max_memory_allocated
 
     @property
@@ -101,7 +101,8 @@ def estimate(cfg: ConfigLike, batch_size: int | None = None, accumulation: int |
                            ddp_buckets=4 * total if world_size > 1 else 0,
                            weight_copies=stages.weight_copies, activations=batch * stages.layers_per_sequence,
                            logits=batch * stages.logits_per_sequence, workspace=ALLOCATOR_WORKSPACE_BYTES,
-                           gradients_in_forward=accum > 1 or replays_cuda_graphs(cfg, world_size))
+                           gradients_in_forward=(accum > 1 or replays_cuda_graphs(cfg, world_size)
+                                                 or stages.gradients_with_activations))
 
 
 def stages_of(arch, cfg: ConfigLike) -> MemoryStages:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from scaling_laws.config import DROPOUT_FIELDS, ConfigError, defaults
 from scaling_laws.counting import ParamCounts
-from scaling_laws.models.architecture import Architecture, ConfigLike
+from scaling_laws.models.architecture import EAGER_LOGIT_BYTES, Architecture, ConfigLike, MemoryStages
 
 # Depth rule: 2 layers at every width, as the original tool trained them (Kaplan et al. 2020 fig. 7 compares
 # 1-, 2- and 4-layer LSTMs); width alone sets the size, so matching a transformer's non-embedding count is one
@@ -36,12 +36,39 @@ def param_counts(cfg: ConfigLike) -> ParamCounts:
     return ParamCounts(total=non_embedding + cfg.vocab_size * d + readout, non_embedding=non_embedding)
 
 
+# Per token, in fp32 (the recurrence runs in fp32 under autocast too, model.py): each layer keeps 7 d (cuDNN's
+# reserve space: its input, the four gates, the cell and hidden states), and the rest of the step 8 d at its peak
+# (the embedding output, the LayerNorm's input and output, the gradients of the recurrence's output and input).
+# cuDNN's backward computes the weight gradients last, while the reserve space is alive, into its own flat
+# buffer besides .grad: the gradients add to the activations at the peak (MemoryStages.gradients_with_activations),
+# and so does that buffer (4 B per recurrent parameter, counted with the weight copies). Compiled, the readout
+# and loss are a graph of their own after the recurrence, keeping the logits and their gradient in the
+# activation dtype (2 elements per logit). The widths are the integers that fit 11 H200 rows best (largest
+# error 6.4%, none under by more than 3.8%; benchmarks/memory_estimate.py --only lstm, docs/memory.md).
+LAYER_WIDTHS_PER_TOKEN = 7
+OUTSIDE_WIDTHS_PER_TOKEN = 8
+COMPILED_LOGIT_ELEMENTS = 2
+
+
 def activation_bytes_per_sequence(cfg: ConfigLike) -> int:
-    """What training keeps per token, counted in fp32 (an upper bound under autocast): per layer the input, the
-    four gates and the cell and hidden states (7 d, as cuDNN's reserve space holds them); the embedding and
-    LayerNorm outputs (3 d); the fp32 logits and their gradient (2 x 4 V)."""
+    """What training keeps per sequence: the recurrence's layers and the rest (LAYER_/OUTSIDE_WIDTHS_PER_TOKEN,
+    fp32), and the loss's EAGER_LOGIT_BYTES per logit."""
+    stages = memory_stages(cfg, None)
+    return stages.layers_per_sequence + stages.logits_per_sequence
+
+
+def memory_stages(cfg: ConfigLike, precision) -> MemoryStages:
+    """The step's activations per sequence (precision None: eager, fp32), and the per-model buffers alive with
+    them: under bf16 autocast the readout's 16-bit copy of its V x d matrix, and cuDNN's weight-gradient buffer."""
     d, seq = cfg.hidden_dim, cfg.seq_length
-    return 4 * seq * (cfg.num_layers * 7 * d + 3 * d) + 2 * 4 * seq * cfg.vocab_size
+    layers = 4 * seq * d * (cfg.num_layers * LAYER_WIDTHS_PER_TOKEN + OUTSIDE_WIDTHS_PER_TOKEN)
+    sixteen_bit = precision is not None and precision.activation_bytes == 2
+    compiled = precision is not None and precision.compiled
+    per_logit = COMPILED_LOGIT_ELEMENTS * precision.activation_bytes if compiled else EAGER_LOGIT_BYTES
+    readout_copy = 2 * cfg.vocab_size * d if sixteen_bit else 0
+    gradient_buffer = 4 * cfg.num_layers * layer_params(d)
+    return MemoryStages(layers_per_sequence=layers, logits_per_sequence=per_logit * seq * cfg.vocab_size,
+                        weight_copies=readout_copy + gradient_buffer, gradients_with_activations=True)
 
 
 def flops_per_token(cfg: ConfigLike) -> float:
@@ -73,5 +100,5 @@ def build(cfg: ConfigLike):
 
 ARCHITECTURE = Architecture(name="lstm", build=build, param_counts=param_counts,
                             activation_bytes_per_sequence=activation_bytes_per_sequence,
-                            default_shape=default_shape, check=check,
+                            memory_stages=memory_stages, default_shape=default_shape, check=check,
                             options={"tie_embeddings": (True, False)}, flops_per_token=flops_per_token)

@@ -7,7 +7,7 @@ every combination in the architecture's ``options``.
 from __future__ import annotations
 
 from scaling_laws.counting import ParamCounts
-from scaling_laws.models.architecture import ConfigLike, MemoryStages
+from scaling_laws.models.architecture import EAGER_LOGIT_BYTES, ConfigLike, MemoryStages
 from scaling_laws.models.transformer.shape import GATED_ACTIVATIONS
 
 NORM_PARAMS_PER_WIDTH = {"layernorm": 2, "rmsnorm": 1, "none": 0}  # LayerNorm: scale and bias; RMSNorm: scale
@@ -53,10 +53,9 @@ def activation_bytes_per_sequence(cfg: ConfigLike) -> int:
 # input), relu only its output; a gated one (swiglu, geglu, glu) the fused gate+up output (2f), act(gate) and
 # the product (4f). silu is measured as gelu's rule; norms other than layernorm are sized as layernorm (an upper bound).
 MLP_SAVED_WIDTHS = {"gelu": 2, "silu": 2, "relu": 1, **{name: 4 for name in GATED_ACTIVATIONS}}
-# Eager: the fp32 log-softmax output, its gradient and the loss's gradient are alive at once (12 B per logit).
-# Compiled: the logits are kept in the activation dtype and a fused kernel makes their gradient; measured
-# with inductor on the CPU (docs/memory.md), the layers keep what eager keeps.
-LOGITS_BYTES_PER_ELEMENT = 12
+# Eager: EAGER_LOGIT_BYTES per logit (architecture.py). Compiled: the logits are kept in the activation dtype
+# and a fused kernel makes their gradient; measured with inductor on the CPU (docs/memory.md), the layers keep
+# what eager keeps.
 
 
 def memory_stages(cfg: ConfigLike, precision) -> MemoryStages:
@@ -75,7 +74,7 @@ def memory_stages(cfg: ConfigLike, precision) -> MemoryStages:
     norm_stats = 2 * 2 * 4 * seq  # mean and rstd of each LayerNorm, fp32
     per_layer = residual + normalised + attention + a * MLP_SAVED_WIDTHS[cfg.activation] * cfg.ffn_dim * seq + norm_stats
     final_norm = 4 * seq * d + a * seq * d + 2 * 4 * seq
-    per_logit = a if precision.compiled else LOGITS_BYTES_PER_ELEMENT
+    per_logit = a if precision.compiled else EAGER_LOGIT_BYTES
     # Autocast's bf16 copies of the matrices (the readout's included) live until backward uses them.
     per_block, final = norms_per_model(cfg)
     norm_params = (cfg.num_layers * per_block + final) * NORM_PARAMS_PER_WIDTH[cfg.norm] * d
