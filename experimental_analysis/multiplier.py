@@ -305,7 +305,10 @@ def plot(result: Comparison, path: Path) -> Path:
         fig.text(0.5, 0.045, f"UNRELIABLE ({len(result.warnings())} flags, listed in the printout and fit.json): "
                  + "; ".join(w[:70] for w in result.warnings()[:2]), ha="center", fontsize=8, color="tab:red")
     elif result.caveats():
-        fig.text(0.5, 0.045, f"{len(result.caveats())} caveats (printout, fit.json), e.g. {result.caveats()[0][:110]}",
+        named = "; ".join(f"{front.name}: {', '.join(caveats)}" for front, caveats in
+                          ((result.base, result.base_caveats), (result.new, result.new_caveats)) if caveats)
+        fig.text(0.5, 0.045, f"Caveats on the fits ({named}): E = 0 is a pure power law, read inside the measured "
+                 "range only; wide parameters are in the interval. Listed in the printout and fit.json.",
                  ha="center", fontsize=8, color="dimgray")
     fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size, seeds averaged; intervals from a residual bootstrap "
              f"of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
