@@ -27,10 +27,10 @@ from experiment_utils import gen_experim  # noqa: E402
 def tokens_per_second(trainer: Trainer, threads: int, steps: int) -> float:
     torch.set_num_threads(threads)
     for step in range(5):  # warm-up
-        trainer.train_step(step, 1e-3)
+        trainer.train_step(trainer.step_batches(step), 1e-3, step)
     started = time.perf_counter()
     for step in range(steps):
-        trainer.train_step(step, 1e-3)
+        trainer.train_step(trainer.step_batches(step), 1e-3, step)
     return steps * trainer.cfg.tokens_per_step / (time.perf_counter() - started)
 
 

@@ -128,6 +128,7 @@ class ExperimentConfig:
     dtype: str = "auto"  # auto, float32 or bfloat16 (auto: bf16 autocast on CUDA, fp32 on CPU)
     compile: str = "auto"  # torch.compile model + loss: auto (on with CUDA, off on CPU), on or off (True/False read as on/off)
     cuda_graphs: str = "auto"  # replay the compiled step as CUDA graphs: auto (compiled, CUDA, one process, no dropout), on or off
+    force_conservative_cpu: bool = False  # CPU threads: half of what the rule takes (training/cpu_threads.py), for a shared node
     # --- seeds ---
     data_seed: int = 0  # train/validation split (which corpus blocks are held out)
     model_seed: int = 0  # weight initialisation

@@ -97,8 +97,6 @@ pin_memory | - | nothing to set: data is a memory-mapped token file
 prefetch_factor | - | nothing to set: data is a memory-mapped token file
 use_streaming_dataset | - | nothing to set: text is tokenised once into a memory-mapped cache
 char_to_token_ratio | - | nothing to set: budgets are counted in tokens
-force_conservative_cpu | - | nothing to set: CPU threads come from $SCALING_CPU_THREADS, else
-    $SLURM_CPUS_PER_TASK or the affinity mask
 """)
 
 ORIGINAL_VALUES: dict[tuple[str, str], str] = {

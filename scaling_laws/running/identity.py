@@ -23,7 +23,7 @@ from scaling_laws.results_layout import RunPaths, read_json
 # and cuda_graphs: a graph replays the kernels the compiled step launches, with the same inputs.
 NOT_IN_IDENTITY = frozenset({"label", "folder_name", "gpu_memory_gb", "token_to_param_ratio", "token_rule",
                              "target_gpu_memory_usage", "micro_batch_fixed", "batch_size",
-                             "gradient_accumulation_steps", "world_size", "cuda_graphs"})
+                             "gradient_accumulation_steps", "world_size", "cuda_graphs", "force_conservative_cpu"})
 
 
 class RunMismatch(ConfigError):

@@ -16,7 +16,7 @@ def select_device(cfg: ExperimentConfig, dist: DistContext) -> torch.device:
     if use_cuda and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use device=auto or cpu")
     if not use_cuda:
-        configure_cpu_threads()
+        configure_cpu_threads(conservative=cfg.force_conservative_cpu)
         return torch.device("cpu")
     torch.cuda.set_device(dist.local_rank)
     torch.backends.cuda.matmul.allow_tf32 = True
