@@ -307,8 +307,8 @@ def plot(result: Comparison, path: Path) -> Path:
     elif result.caveats():
         named = "; ".join(f"{front.name}: {', '.join(caveats)}" for front, caveats in
                           ((result.base, result.base_caveats), (result.new, result.new_caveats)) if caveats)
-        fig.text(0.5, 0.045, f"Caveats on the fits ({named}): E = 0 is a pure power law, read inside the measured "
-                 "range only; wide parameters are in the interval. Listed in the printout and fit.json.",
+        fig.text(0.5, 0.045, f"Caveats on the fits ({named}): E at 0 means a pure power law, to read inside the "
+                 "measured range only; a wide parameter's spread is in the interval. Listed in the printout and fit.json.",
                  ha="center", fontsize=8, color="dimgray")
     fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size, seeds averaged; intervals from a residual bootstrap "
              f"of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
