@@ -39,6 +39,8 @@ def parts(trainer, batches, steps: int) -> dict[str, float]:
     params = list(trainer.raw_model.parameters())
 
     def forward_backward(_step):
+        if trainer.cuda_graphs:  # each replay may reuse the last one's outputs, as in train_step
+            torch.compiler.cudagraph_mark_step_begin()
         objective, _ = trainer.train_loss(inputs, targets)
         objective.backward()
 
