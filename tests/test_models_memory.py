@@ -140,3 +140,17 @@ def test_a_whole_eager_step_peaks_where_predicted(fields):
     cfg = config(128, seq_length=256, **{"target_effective_batch_size": 4, **fields})
     predicted = estimate(cfg)
     assert predicted.peak_allocated - predicted.workspace == pytest.approx(cpu_step_peak_bytes(cfg), rel=0.01)
+
+
+def test_the_lstm_holds_its_gradients_and_cudnn_buffer_with_its_activations():
+    """cuDNN's backward makes the weight gradients last, into a flat buffer besides .grad (docs/memory.md)."""
+    from scaling_laws.models.lstm import layer_params
+    cfg = validate_experiment(gen_experim(64, architecture="lstm", num_heads=1, seq_length=32, vocab_size=512,
+                                          compile="off")[0])
+    breakdown = estimate(cfg, 4, 1)
+    assert breakdown.gradients_in_forward
+    assert breakdown.weight_copies == 4 * cfg.num_layers * layer_params(64) + 2 * 512 * 64  # buffer + bf16 readout
+    assert estimate(cfg, 8, 1).activations == 2 * breakdown.activations
+    fp32 = estimate(validate_experiment(gen_experim(64, architecture="lstm", num_heads=1, seq_length=32,
+                                                    vocab_size=512, compile="off", dtype="float32")[0]), 4, 1)
+    assert fp32.weight_copies == 4 * cfg.num_layers * layer_params(64)  # no 16-bit copy in fp32
