@@ -260,64 +260,6 @@ def report_lines(result: Comparison) -> list[str]:
     return lines
 
 
-def plot(result: Comparison, path: Path) -> Path:
-    """Left: both frontiers and their fitted laws against compute. Right: the multiplier against loss, its
-    interval shaded, extrapolated losses greyed."""
-    import matplotlib
-    import matplotlib.ticker
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for front, fit, color in ((result.base, result.base_fit, "tab:blue"), (result.new, result.new_fit, "tab:orange")):
-        left.scatter(front.compute, front.loss, color=color, zorder=3, label=f"{front.name}: best lr per size")
-        measured = np.geomspace(front.compute.min(), front.compute.max(), 100)
-        left.plot(measured, fit.predict(measured), color=color,
-                  label=f"fit {fit.E:.2f} + ({fit.x_c:.2g}/C)^{fit.alpha:.2f}")
-        for span in (np.geomspace(front.compute.min() / 3, front.compute.min()),
-                     np.geomspace(front.compute.max(), front.compute.max() * 3)):
-            left.plot(span, fit.predict(span), color=color, linestyle="--")  # extrapolated
-    left.set(xscale="log", xlabel="training compute C = 6ND (FLOPs)", ylabel="final loss (nats/token)",
-             title="compute frontiers (dashed: extrapolated)")
-    left.legend(fontsize=8)
-    losses = np.array([p.loss for p in result.grid])
-    right.plot(losses, [p.multiplier for p in result.grid], color="black", label="multiplier (fit)")
-    right.fill_between(losses, [p.low for p in result.grid], [p.high for p in result.grid], color="grey",
-                       alpha=0.3, label=f"{CONFIDENCE:.0%} bootstrap interval")
-    for point in result.at_losses:
-        right.errorbar([point.loss], [point.multiplier], yerr=[[point.multiplier - point.low],
-                       [point.high - point.multiplier]], fmt="o", color="tab:red", capsize=4,
-                       label=f"at L={point.loss:.3g}: {point.multiplier:.3g} [{point.low:.3g}, {point.high:.3g}]")
-    right.axhline(1.0, color="grey", linestyle=":", linewidth=1)
-    right.set(yscale="log", xlabel="loss L (nats/token)",
-              ylabel=f"C_{result.base.name}(L) / C_{result.new.name}(L)",
-              title=f"compute multiplier of {result.new.name} over {result.base.name}"
-                    + (" (UNRELIABLE)" if result.warnings() else ""))
-    # Labelled ticks at 1, 2, 5 x 10^k only: labelling every minor tick crowds a range of several decades.
-    right.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    right.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    right.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    right.invert_xaxis()  # lower loss (more compute) to the right, as on the left panel
-    right.legend(fontsize=8)
-    caveat = ("Shown only over the loss range both families measured." if result.ranges_overlap else
-              "Ranges do not overlap: the whole curve is extrapolated.")
-    if result.warnings():
-        fig.text(0.5, 0.045, f"UNRELIABLE ({len(result.warnings())} flags, listed in the printout and fit.json): "
-                 + "; ".join(w[:70] for w in result.warnings()[:2]), ha="center", fontsize=8, color="tab:red")
-    elif result.caveats():
-        named = "; ".join(f"{front.name}: {', '.join(caveats)}" for front, caveats in
-                          ((result.base, result.base_caveats), (result.new, result.new_caveats)) if caveats)
-        fig.text(0.5, 0.045, f"Caveats on the fits ({named}): E at 0 means a pure power law, to read inside the "
-                 "measured range only; a wide parameter's spread is in the interval. Listed in the printout and fit.json.",
-                 ha="center", fontsize=8, color="dimgray")
-    fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size, seeds averaged; intervals from a residual bootstrap "
-             f"of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
-    fig.tight_layout(rect=(0, 0.08 if result.warnings() or result.caveats() else 0.04, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def write_fit_json(path: Path, result: Comparison) -> None:
     """Put the comparison under "compute_multiplier" in fit.json, keeping what the scaling analysis wrote there."""
     existing = json.loads(path.read_text()) if path.exists() else {}
@@ -357,6 +299,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print("\n".join(report_lines(result)))
     write_fit_json(out / "fit.json", result)
+    from .multiplier_plot import plot
     print(f"wrote {plot(result, out / 'multiplier.png')} and {out / 'fit.json'}")
     return 0
 
