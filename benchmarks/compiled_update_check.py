@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.profile_step import per_step_ms  # noqa: E402
 from benchmarks.throughput import random_token_dir, shape_config  # noqa: E402
 
 
@@ -30,16 +30,10 @@ def forward_backward(trainer, batches) -> None:
 
 
 def timed(step, steps: int) -> float:
-    import torch
-
-    for index in range(10):  # compile and warm up
+    """ms per step after 10 steps of compilation and warm-up (profile_step.per_step_ms)."""
+    for index in range(10):
         step(index)
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    for index in range(steps):
-        step(index)
-    torch.cuda.synchronize()
-    return (time.perf_counter() - started) / steps * 1e3
+    return per_step_ms(step, steps)
 
 
 def compare(shape: str, steps: int, dataset: str) -> str:
