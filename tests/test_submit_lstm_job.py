@@ -73,7 +73,7 @@ def test_submit_lstm_job_trains_each_task_on_two_srun_ranks_and_resumes_after_us
         assert read_json(paths.config_json)["world_size"] == 2  # both ranks trained it
         assert "starting 2 ranks: srun --ntasks=2" in paths.log.read_text()
     log = signalled.log.read_text()
-    assert "stopped by SIGUSR1" in log and f"requeued Slurm task {job}_0" in log and "resumed from step " in log
+    assert "stopped by SIGUSR1" in log and f"requeueing Slurm task {job}_0" in log and "resumed from step " in log
     assert [int(row["optimizer_step"]) for row in read_metrics_rows(signalled.csv)] == list(range(1, 401))
     assert rows_without_timing(signalled.csv) == rows_without_timing(straight.csv)
 

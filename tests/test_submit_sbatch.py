@@ -206,7 +206,7 @@ def test_usr1_checkpoints_requeues_and_resumes_to_the_uninterrupted_csv(submitte
 
     assert outcomes == {f"{job}_0": JobOutcome("COMPLETED", 0, 0), f"{job}_1": JobOutcome("COMPLETED", 0, 0)}
     log = signalled.log.read_text()
-    assert "stopped by SIGUSR1" in log and f"requeued Slurm task {job}_0" in log and "restart=1" in log
+    assert "stopped by SIGUSR1" in log and f"requeueing Slurm task {job}_0" in log and "restart=1" in log
     assert "could not requeue" not in log  # its scontrol was killed, but the restart count says it requeued
     assert log.count("===== attempt") == 2 and "resumed from step " in log
     steps = [int(row["optimizer_step"]) for row in read_metrics_rows(signalled.csv)]
@@ -226,7 +226,7 @@ def test_dash_3_runs_8_experiments_in_3_tasks_and_a_requeued_task_resumes_its_sh
 
     assert outcomes == {f"{job}_{task}": JobOutcome("COMPLETED", 0, 0) for task in range(3)}
     log = long.log.read_text()
-    assert "stopped by SIGUSR1" in log and f"requeued Slurm task {job}_0" in log and log.count("===== attempt") == 2
+    assert "stopped by SIGUSR1" in log and f"requeueing Slurm task {job}_0" in log and log.count("===== attempt") == 2
     assert [int(row["optimizer_step"]) for row in read_metrics_rows(long.csv)] == list(range(1, 601))
     for task, labels in enumerate((["e3", "e6"], ["e1", "e4", "e7"], ["e2", "e5"])):
         restart = 1 if task == 0 else 0  # task 0's other runs ran only after its requeue: they resumed the share
@@ -249,7 +249,7 @@ def test_per_gpu_2_packs_a_share_two_at_once_and_a_requeue_resumes_every_packed_
     assert outcomes == {f"{job}_0": JobOutcome("COMPLETED", 0, 0)}
     array_log = next((submitted.root / "PACKED" / ".slurm").glob("*.log")).read_text()
     assert array_log.count("array task 0: 4 runs in 2 slots (2 per CPU)") == 2  # first attempt and the requeued one
-    assert "stopped by SIGUSR1 after its runs checkpointed" in array_log and "requeued Slurm task" in array_log
+    assert "stopped by SIGUSR1 after its runs checkpointed" in array_log and "requeueing Slurm task" in array_log
     log = long.log.read_text()
     assert log.count("===== attempt") == 2 and "resumed from step " in log and "could not requeue" not in log
     assert [int(row["optimizer_step"]) for row in read_metrics_rows(long.csv)] == list(range(1, 601))

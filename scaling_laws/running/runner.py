@@ -209,6 +209,8 @@ def requeue_on_time_limit(result: AttemptResult) -> AttemptResult:
     """After SIGUSR1 (the time-limit warning), requeue this Slurm task; other signals just stop."""
     if result.signal != REQUEUE_SIGNAL:
         return result
+    # Said before the call: Slurm's SIGTERM, which follows the requeue, can end this process before it logs again.
+    log.info("requeueing Slurm task %s: it resumes from step %s", slurm_job_name(), result.summary["optimizer_steps"])
     try:
         job = requeue_self()
     except RequeueError as error:
@@ -252,8 +254,9 @@ def stopped_task(signum: int, when: str, requeue: bool = True) -> int:
     log.info("stopped by %s %s", signal.Signals(signum).name, when)
     if signum != REQUEUE_SIGNAL or not requeue:
         return 128 + signum
+    log.info("requeueing Slurm task %s: it resumes its remaining runs", slurm_job_name())  # before Slurm's SIGTERM
     try:
-        log.info("requeued Slurm task %s: it resumes its remaining runs", requeue_self())
+        log.info("requeued Slurm task %s", requeue_self())
     except RequeueError as error:
         log.error("could not requeue: %s; rerun the task to run the rest of its share", error)
         return 128 + signum
