@@ -179,7 +179,7 @@ HISTORICAL_SMALL_MODERN_LRS = (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
 @study("HISTORICAL_SCALING_SMALL")
 def historical_scaling_small() -> list[dict]:
     """HISTORICAL_SCALING sized for one GPU in minutes (run with --all --per-gpu 8): widths 32-128, depth 4,
-    byte vocabulary, each family with its own 5-point LR sweep and 2 seeds."""
+    byte vocabulary, each family with its own LR sweep (6 points for 2017, 5 for modern) and 2 seeds."""
     widths = (32, 48, 64, 96, 128)
     return create_multi_seed_experiments(
         family_ladder("t2017", {**TRANSFORMER_2017, "warmup_fraction": 0.04}, widths, HISTORICAL_SMALL_2017_LRS,

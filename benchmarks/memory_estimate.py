@@ -88,6 +88,8 @@ def kind_of(overrides: dict) -> str:
     if overrides.get("architecture") == "lstm":
         return "lstm"
     return "compiled" if overrides.get("compile") == "on" else "eager"
+
+
 # Forced fallback: a fixed micro-batch declared for a device far larger than the real one.
 TOO_LARGE = dict(hidden_dim=1024, num_layers=8, seq_length=2048, batch_size=128, vocab_size=50304,
                  gpu_memory_gb=4000.0)
@@ -147,7 +149,8 @@ def row(label: str, cfg, measured: int, reserved: int) -> tuple[str, float]:
     parts = predicted.as_gib()
     return (f"{label:<32} {cfg.batch_size:>3}x{cfg.gradient_accumulation_steps:<2} {parts['parameters'] * 4:>7.3f} "
             f"{parts['activations']:>7.3f} {parts['logits']:>7.3f} {parts['weight_copies']:>7.3f} "
-            f"{predicted.peak_allocated / GIB:>8.3f} {measured / GIB:>8.3f} {error:>+7.1%} {reserved / GIB:>8.3f}"), error
+            f"{predicted.peak_allocated / GIB:>8.3f} {measured / GIB:>8.3f} {error:>+7.1%} "
+            f"{reserved / GIB:>8.3f}"), error
 
 
 def measure_row(label: str, overrides: dict, say) -> float | None:

@@ -1,4 +1,5 @@
-"""Peak GPU memory of each optimizer step and of its optimizer update, for benchmark rows of memory_estimate.py.
+"""Peak GPU memory of each optimizer step, and what is allocated when its update starts, for rows of
+memory_estimate.py.
 
     SCALING_DATA_CACHE=/tmp/dc python3 benchmarks/memory_phases.py "d512L8s1024b8 V50k compiled" ...
 
@@ -34,9 +35,7 @@ def phases(label: str, overrides: dict) -> list[str]:
 
     def observed_step(*args, **kwargs):
         seen["before_update"] = torch.cuda.memory_allocated()
-        result = update(*args, **kwargs)
-        seen["update_peak"] = torch.cuda.max_memory_allocated()
-        return result
+        return update(*args, **kwargs)
 
     trainer.optimizer.step = observed_step
     lines = [f"{label}: predicted peak {estimate(cfg).peak_allocated / GIB:.3f} GiB, graphs {trainer.cuda_graphs}"]

@@ -4,7 +4,7 @@
 
 Builds core.Trainer at the shape, warms it up, then times, each over ``--steps`` steps with one
 device sync at the end: the whole ``train_step`` as the loop runs it; forward + backward alone; the
-gradient clip alone; the optimizer step + zero_grad alone. Then profiles ``--trace-steps`` whole steps
+gradient clip alone; the optimizer step alone. Then profiles ``--trace-steps`` whole steps
 with torch.profiler: the top CUDA kernels, and the GPU-busy fraction of the wall time (kernel time /
 wall time: well below 1 means the step waits on the host's launches, not on the GPU).
 """

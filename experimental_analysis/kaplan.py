@@ -19,6 +19,7 @@ MIN_POINTS = 4  # three parameters plus one degree of freedom
 START_ALPHAS = (0.05, 0.1, 0.2, 0.4, 0.8)
 START_E_FRACTIONS = (1e-6, 0.5, 0.9)  # E as a fraction of the smallest loss
 LOG_E_FLOOR = -30.0  # E >= e^-30: effectively "no irreducible term"
+ALPHA_BOUNDS = (1e-4, 10.0)  # the exponent's search range
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def fit_kaplan(x, loss, variable: str = "x") -> KaplanFit:
     require_distinct("fit_kaplan", "x", arrays["x"], 3)
     log_x, log_loss = np.log(arrays["x"]), np.log(arrays["loss"])
     upper_log_e = log_loss.min() - 1e-9
-    bounds = ([LOG_E_FLOOR, -np.inf, 1e-4], [upper_log_e, np.inf, 10.0])
+    bounds = ([LOG_E_FLOOR, -np.inf, ALPHA_BOUNDS[0]], [upper_log_e, np.inf, ALPHA_BOUNDS[1]])
     fits = [least_squares(_residuals, start, jac=_jacobian,
                           bounds=bounds, args=(log_x, log_loss), method="trf", x_scale="jac",
                           ftol=1e-14, xtol=1e-14, gtol=1e-14, max_nfev=5000)

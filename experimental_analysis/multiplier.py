@@ -33,8 +33,8 @@ import pandas as pd
 
 from scipy.optimize import least_squares
 
-from .kaplan import LOG_E_FLOOR, KaplanFit, _jacobian, _residuals, fit_kaplan
-from .multiplier_checks import LR_COLUMN, fit_caveats, fit_flags, lr_edge_flags
+from .kaplan import ALPHA_BOUNDS, LOG_E_FLOOR, KaplanFit, _jacobian, _residuals, fit_kaplan
+from .multiplier_checks import LR_COLUMN, fit_caveats, fit_flags, interval, lr_edge_flags
 
 CONFIDENCE = 0.95
 GRID_POINTS = 25  # losses at which the multiplier curve is reported across the common range
@@ -125,7 +125,8 @@ def refit(compute: np.ndarray, loss: np.ndarray, start: KaplanFit) -> KaplanFit:
     theta = np.array([max(np.log(start.E), LOG_E_FLOOR + 1), np.log(start.x_c), start.alpha])
     upper_log_e = log_loss.min() - 1e-9
     theta[0] = min(theta[0], upper_log_e - 1e-6)
-    best = least_squares(_residuals, theta, jac=_jacobian, bounds=([LOG_E_FLOOR, -np.inf, 1e-4], [upper_log_e, np.inf, 10.0]),
+    bounds = ([LOG_E_FLOOR, -np.inf, ALPHA_BOUNDS[0]], [upper_log_e, np.inf, ALPHA_BOUNDS[1]])
+    best = least_squares(_residuals, theta, jac=_jacobian, bounds=bounds,
                          args=(log_c, log_loss), method="trf", x_scale="jac", max_nfev=2000)
     log_e, log_xc, alpha = best.x
     return KaplanFit(E=float(np.exp(log_e)), x_c=float(np.exp(log_xc)), alpha=float(alpha), variable="C",
@@ -206,12 +207,10 @@ def _jsonable(point: dict) -> dict:
 
 def _points(losses: np.ndarray, estimate: np.ndarray, samples: np.ndarray, base: Frontier,
             new: Frontier) -> list[MultiplierAt]:
-    tail = (1 - CONFIDENCE) / 2 * 100
     points = []
     for i, loss in enumerate(losses):
-        finite = samples[:, i][np.isfinite(samples[:, i])] if samples.size else np.array([])
-        low, high = (np.percentile(finite, [tail, 100 - tail]) if len(finite) else (np.nan, np.nan))
-        points.append(MultiplierAt(float(loss), float(estimate[i]), float(low), float(high),
+        low, high = interval(samples[:, i] if samples.size else [], CONFIDENCE)
+        points.append(MultiplierAt(float(loss), float(estimate[i]), low, high,
                                    _outside(base, loss) or _outside(new, loss)))
     return points
 
@@ -225,7 +224,8 @@ def compare(base: Frontier, new: Frontier, at_losses: Sequence[float] = (), n_bo
     chosen = np.asarray(at_losses if len(at_losses) else [float(np.sqrt(grid[0] * grid[-1]))], float)
     losses = np.concatenate([chosen, grid])
     rng = np.random.default_rng(seed)
-    base_boots, new_boots = bootstrap_fits(base, base_fit, n_bootstrap, rng), bootstrap_fits(new, new_fit, n_bootstrap, rng)
+    base_boots = bootstrap_fits(base, base_fit, n_bootstrap, rng)
+    new_boots = bootstrap_fits(new, new_fit, n_bootstrap, rng)
     pairs = list(zip(base_boots, new_boots))
     samples = np.array([multiplier(b, n, losses) for b, n in pairs]) if pairs else np.empty((0, len(losses)))
     points = _points(losses, multiplier(base_fit, new_fit, losses), samples, base, new)

@@ -14,15 +14,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .diagnostics import parameter_flag
-from .kaplan import KaplanFit
+from .diagnostics import E_ZERO_FRACTION, parameter_flag
+from .kaplan import ALPHA_BOUNDS, KaplanFit
 
-ALPHA_BOUNDS = (1e-4, 10.0)  # kaplan.fit_kaplan's bounds on alpha
 BOUND_TOLERANCE = 1e-6  # relative distance to a bound that counts as at it
 LR_COLUMN = "learning_rate"
 
 
-def _interval(values: Sequence[float], confidence: float) -> tuple[float, float]:
+def interval(values: Sequence[float], confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of the finite values (NaN, NaN when there are none)."""
     finite = np.asarray([v for v in values if np.isfinite(v)], float)
     if not len(finite):
         return float("nan"), float("nan")
@@ -48,9 +48,9 @@ def fit_caveats(smallest_loss: float, fit: KaplanFit, resamples: Sequence[Kaplan
                 confidence: float) -> dict[str, str]:
     """name -> caveat on the family's fit that the multiplier's interval already carries, or that matters only
     outside the measured range: E at 0 (a pure power law), E or alpha not pinned by the bootstrap."""
-    caveats = {"E": parameter_flag("E", fit.E, _interval([r.E for r in resamples], confidence), smallest_loss),
-               "alpha": parameter_flag("alpha", fit.alpha, _interval([r.alpha for r in resamples], confidence), 1.0)}
-    if fit.E < smallest_loss * (1 - BOUND_TOLERANCE) and caveats["E"].startswith("E = "):
+    caveats = {"E": parameter_flag("E", fit.E, interval([r.E for r in resamples], confidence), smallest_loss),
+               "alpha": parameter_flag("alpha", fit.alpha, interval([r.alpha for r in resamples], confidence), 1.0)}
+    if fit.E < E_ZERO_FRACTION * smallest_loss:  # parameter_flag's "at its bound 0"
         caveats["E"] += "; the law is a pure power law: read it inside the measured range only"
     return {name: text for name, text in caveats.items() if text}
 

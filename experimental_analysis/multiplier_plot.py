@@ -9,6 +9,19 @@ import numpy as np
 from .multiplier import CONFIDENCE, Comparison
 
 
+def unreliable_summary(result: Comparison) -> str:
+    """Per family, what makes the multiplier UNRELIABLE, in a few words: the parameters at a bound and the
+    number of sizes whose best learning rate is at the grid's edge."""
+    parts = []
+    for front, flags in ((result.base, result.base_flags), (result.new, result.new_flags)):
+        reasons = [f"{name} at a bound" for name in flags]
+        if front.lr_edges:
+            reasons.append(f"best lr at the grid's edge for {len(front.lr_edges)} of {len(front.labels)} sizes")
+        if reasons:
+            parts.append(f"{front.name}: {', '.join(reasons)}")
+    return "; ".join(parts)
+
+
 def plot(result: Comparison, path: Path) -> Path:
     """Left: both frontiers and their fitted laws against compute. Right: the multiplier against loss, its
     interval shaded, extrapolated losses greyed."""
@@ -51,16 +64,16 @@ def plot(result: Comparison, path: Path) -> Path:
     caveat = ("Shown only over the loss range both families measured." if result.ranges_overlap else
               "Ranges do not overlap: the whole curve is extrapolated.")
     if result.warnings():
-        fig.text(0.5, 0.045, f"UNRELIABLE ({len(result.warnings())} flags, listed in the printout and fit.json): "
-                 + "; ".join(w[:70] for w in result.warnings()[:2]), ha="center", fontsize=8, color="tab:red")
+        fig.text(0.5, 0.045, f"UNRELIABLE ({unreliable_summary(result)}); every reason is in the printout and "
+                 "fit.json.", ha="center", fontsize=8, color="tab:red")
     elif result.caveats():
         named = "; ".join(f"{front.name}: {', '.join(caveats)}" for front, caveats in
                           ((result.base, result.base_caveats), (result.new, result.new_caveats)) if caveats)
-        fig.text(0.5, 0.045, f"Caveats on the fits ({named}): E at 0 means a pure power law, to read inside the "
-                 "measured range only; a wide parameter's spread is in the interval. Listed in the printout and fit.json.",
+        fig.text(0.5, 0.045, f"Caveats ({named}): E at 0 is a pure power law, read inside the measured range; "
+                 "a wide parameter's spread is in the interval. Details: printout, fit.json.",
                  ha="center", fontsize=8, color="dimgray")
-    fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size, seeds averaged; intervals from a residual bootstrap "
-             f"of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
+    fig.text(0.5, 0.005, f"{caveat} Frontier = best learning rate per size, seeds averaged; intervals from a "
+             f"residual bootstrap of {len(result.base.labels)} + {len(result.new.labels)} frontier points.", ha="center", fontsize=8)
     fig.tight_layout(rect=(0, 0.08 if result.warnings() or result.caveats() else 0.04, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)

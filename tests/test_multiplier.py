@@ -74,6 +74,8 @@ def test_a_best_learning_rate_at_the_grid_edge_makes_the_multiplier_unreliable()
     result = compare(*fronts(synthetic_runs(penalties=(0.0, 0.05, 0.12))), at_losses=[2.3], n_bootstrap=100, seed=2)
     fragment = "best at the lowest learning rate tried (0.001 of 0.001-0.004)"
     assert any(fragment in warning for warning in result.warnings()), result.warnings()
+    from experimental_analysis.multiplier_plot import unreliable_summary
+    assert "base: best lr at the grid's edge for 6 of 6 sizes" in unreliable_summary(result)
     printed = "\n".join(report_lines(result))
     assert "UNRELIABLE: the multiplier below rests on" in printed and "UNRELIABLE (see above)" in printed
     assert not result.to_dict()["reliable"] and result.to_dict()["unreliable_because"] == result.warnings()
