@@ -28,7 +28,7 @@ from scaling_laws.training import data as data_module
 from scaling_laws.training.device import autocast_dtype, select_device, uses_cuda_graphs
 from scaling_laws.training.distributed import DistContext
 from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
-from scaling_laws.training.optim import build_optimizer, get_lr, total_optimizer_steps
+from scaling_laws.training.optim import build_optimizer, clipped_step, get_lr, total_optimizer_steps
 from scaling_laws.training.regularisation import seed_dropout, smoothed_and_plain_loss
 from scaling_laws.training.prefetch import prefetched
 
@@ -61,9 +61,7 @@ class Trainer:
         mode = "reduce-overhead" if self.cuda_graphs else None
         self.train_loss = torch.compile(self._loss, mode=mode) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
-        if self.cuda_graphs:  # gradients accumulate in place into these, never alias a graph's reused output
-            for parameter in self.raw_model.parameters():
-                parameter.grad = torch.zeros_like(parameter)
+        self.parameters = list(self.raw_model.parameters())
         self.total_steps = total_optimizer_steps(cfg)
         self.val_batches = data_module.validation_batches(self.data, cfg.eval_sequences, cfg.batch_size,
                                                           cfg.seq_length)
@@ -99,6 +97,12 @@ class Trainer:
             group["lr"] = lr * group["lr_multiplier"]
         if has_dropout(self.cfg):  # masks a function of (model_seed, step, rank): resume and DDP stay exact
             seed_dropout(self.cfg.model_seed, step, self.dist.rank)
+        # A graph replay may reuse the last one's outputs: gradients accumulated over several micro-batches
+        # go into buffers kept between steps; with one micro-batch, .grad takes the backward's outputs.
+        keep_grads = self.cuda_graphs and len(batches) > 1
+        if keep_grads and self.parameters[0].grad is None:
+            for parameter in self.parameters:
+                parameter.grad = torch.zeros_like(parameter)
         total_loss = torch.zeros((), device=self.device)
         for micro_step, (inputs, targets) in enumerate(batches):
             is_last = micro_step == len(batches) - 1
@@ -110,10 +114,8 @@ class Trainer:
                                                   targets.to(self.device, non_blocking=True))
                 (objective / len(batches)).backward()
             total_loss += loss.detach() / len(batches)
-        clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=not self.cuda_graphs)
+        grad_norm = clipped_step(self.optimizer, self.parameters, self.cfg.grad_clip)
+        self.optimizer.zero_grad(set_to_none=not keep_grads)
         return self.dist.mean(total_loss), grad_norm
 
     @torch.no_grad()

@@ -71,3 +71,32 @@ def test_an_unread_field_error_names_the_optimizers_that_read_it(tiny_fields):
 
 def test_the_registry_builds_exactly_the_optimizers_the_schema_names():
     assert set(OPTIMIZERS) == set(OPTIMIZER_FIELDS)
+
+
+def _clipped_run(optimizer_class, fused: bool, max_norm: float, **kwargs):
+    """Parameters and grad norms after 4 clipped steps of a small linear model on large inputs."""
+    from scaling_laws.training.optim import clipped_step
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 4)
+    optimizer = optimizer_class(model.parameters(), lr=0.1, fused=fused, **kwargs)
+    params, norms = list(model.parameters()), []
+    for _ in range(4):
+        optimizer.zero_grad()
+        model(10 * torch.randn(16, 8)).pow(2).mean().backward()
+        norms.append(float(clipped_step(optimizer, params, max_norm)))
+    return [p.detach().clone() for p in params], norms
+
+
+@pytest.mark.parametrize("optimizer_class, kwargs", [(torch.optim.AdamW, {"weight_decay": 0.1}),
+                                                     (torch.optim.SGD, {"momentum": 0.9})])
+def test_a_fused_optimizer_clips_inside_its_kernel_as_clip_grad_norm_does(optimizer_class, kwargs):
+    # CUDA runs take the fused path (grad_scale); torch's fused kernels also run on the CPU, so compare here.
+    plain, plain_norms = _clipped_run(optimizer_class, False, 1.0, **kwargs)
+    fused, fused_norms = _clipped_run(optimizer_class, True, 1.0, **kwargs)
+    assert min(plain_norms) > 5, "the test needs norms above the clip, or nothing is clipped"
+    assert fused_norms == pytest.approx(plain_norms, rel=1e-6)
+    for a, b in zip(plain, fused):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    unclipped, _ = _clipped_run(optimizer_class, True, 0.0, **kwargs)
+    assert max(float((a - b).abs().max()) for a, b in zip(unclipped, fused)) > 1e-3, "max_norm=0 must not clip"

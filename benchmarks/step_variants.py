@@ -1,0 +1,104 @@
+"""Which changes to a training step pay, measured side by side in one run (CUDA).
+
+    python benchmarks/step_variants.py [--shapes d512 d1024 gpt2] [--steps 60] [--variants ...]
+
+For each throughput.py shape it builds core.Trainer (compiled, CUDA graphs) once and times whole steps
+(ms per step, one device sync at the end, after 10 warm-up steps) under each variant, the shipped step
+first and last so a drift of clocks shows:
+
+- ``shipped``: Trainer.train_step as it is (the clip inside the fused AdamW kernel as its ``grad_scale``;
+  with one micro-batch, ``.grad`` takes the backward's outputs);
+- ``separate-clip``: the step before that change: gradients kept in zeroed buffers between steps, the clip a
+  pass of its own (``clip_grad_norm_``) before the optimizer step;
+- ``+coord-tuning``: shipped, with inductor's coordinate-descent tuning of its Triton kernels (recompiled);
+- ``+max-autotune``: shipped, compiled with mode max-autotune (GEMM templates autotuned; minutes to compile).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.profile_step import per_step_ms  # noqa: E402
+from benchmarks.throughput import SEQ, random_token_dir, shape_config  # noqa: E402
+
+VARIANTS = ["shipped", "separate-clip", "+coord-tuning", "shipped"]
+
+
+def separate_clip_step(trainer, batches):
+    """The step as it was before the clip moved into the optimizer: kept gradients, clip_grad_norm_ pass."""
+    import torch
+
+    params = trainer.parameters
+    trainer.optimizer.grad_scale = None  # the fused kernel takes the gradients as they are
+    for p in params:
+        p.grad = torch.zeros_like(p)
+
+    def step(_index):
+        for inputs, targets in batches:
+            torch.compiler.cudagraph_mark_step_begin()
+            objective, _ = trainer.train_loss(inputs, targets)
+            (objective / len(batches)).backward()
+        torch.nn.utils.clip_grad_norm_(params, trainer.cfg.grad_clip)
+        trainer.optimizer.step()
+        trainer.optimizer.zero_grad(set_to_none=False)
+    return step
+
+
+def recompile(trainer, mode: str) -> None:
+    import torch
+
+    torch.compiler.reset()
+    trainer.train_loss = torch.compile(trainer._loss, mode=mode)
+
+
+def run_shape(shape: str, steps: int, dataset: str, variants: list[str]) -> None:
+    import torch
+    import torch._inductor.config
+    from core import Trainer
+    from scaling_laws.training.distributed import DistContext
+
+    trainer = Trainer(shape_config(shape, steps + 10, dataset), DistContext())
+    batches = [(i.to(trainer.device), t.to(trainer.device)) for i, t in trainer.step_batches(0)]
+    tokens = sum(t.numel() for t, _ in batches)
+    shipped_ms = None
+    for name in variants:
+        started = time.perf_counter()
+        torch._inductor.config.coordinate_descent_tuning = name == "+coord-tuning"
+        recompile(trainer, "max-autotune" if name == "+max-autotune" else "reduce-overhead")
+        for p in trainer.parameters:
+            p.grad = None
+        if name == "separate-clip":
+            step = separate_clip_step(trainer, batches)
+        else:
+            step = lambda index: trainer.train_step(batches, 1e-4, index)  # noqa: E731
+        for index in range(10):
+            step(index)
+        torch.cuda.synchronize()
+        warm_s = time.perf_counter() - started
+        ms = per_step_ms(step, steps)
+        shipped_ms = shipped_ms or ms
+        print(f"{shape:<6} {name:<15} {ms:8.2f} ms  {tokens / ms * 1e3:10.3e} tokens/s  "
+              f"{shipped_ms / ms:5.3f}x  (set-up + warm-up {warm_s:5.1f} s)", flush=True)
+    torch._inductor.config.coordinate_descent_tuning = False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shapes", nargs="+", default=["d512", "d1024", "gpt2"])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=sorted(set(VARIANTS) | {"+max-autotune"}))
+    args = parser.parse_args()
+    import torch
+
+    print(f"device {torch.cuda.get_device_name()}  torch {torch.__version__}  seq {SEQ}; x = shipped ms / ms")
+    dataset = random_token_dir(4_000_000)
+    for shape in args.shapes:
+        run_shape(shape, args.steps, dataset, args.variants)
+
+
+if __name__ == "__main__":
+    main()
