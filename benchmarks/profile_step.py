@@ -58,7 +58,7 @@ def parts(trainer, batches, steps: int) -> dict[str, float]:
             "clip_grad_norm_": per_step_ms(clip, steps), "optimizer.step": per_step_ms(optimizer, steps)}
 
 
-def trace(trainer, batches, steps: int) -> None:
+def trace(trainer, batches, steps: int, rows: int = 18) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -74,7 +74,7 @@ def trace(trainer, batches, steps: int) -> None:
     print(f"GPU busy {busy_us / wall_us:.0%} of the wall time ({busy_us / steps / 1e3:.2f} of "
           f"{wall_us / steps / 1e3:.2f} ms per step, profiler on); CUDA kernel launches per step: "
           f"{sum(e.count for e in kernels) / steps:.0f}")
-    print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=18, max_name_column_width=60))
+    print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=rows, max_name_column_width=90))
 
 
 def main() -> None:
@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--shape", default="d128")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--trace-steps", type=int, default=10)
+    parser.add_argument("--rows", type=int, default=18, help="kernels listed in the profile's table")
     parser.add_argument("--modes", nargs="+", default=["default"],
                         help="torch.compile modes to time the loss graph with, one after another")
     args = parser.parse_args()
@@ -106,7 +107,7 @@ def main() -> None:
         for name, ms in timings.items():
             print(f"  {name:<18} {ms:7.2f} ms")
         print(f"  whole step = {tokens / timings['whole train_step'] * 1e3:.3e} tokens/s (no data loading, no logging)")
-        trace(trainer, batches, args.trace_steps)
+        trace(trainer, batches, args.trace_steps, args.rows)
 
 
 if __name__ == "__main__":

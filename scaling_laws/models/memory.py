@@ -9,10 +9,10 @@ present, i.e. from the second step on) is, for the loop in core.py:
 where the forward peak is everything alive when the backward pass starts: the 16-bit weight copies
 autocast made (saved for backward), every layer's saved activations, the logits and cross-entropy
 buffers, and, under gradient accumulation, the gradients of the micro-batches before (they are
-only freed by zero_grad after the optimizer step). A step replayed as CUDA graphs keeps its
-gradients allocated too (zeroed in place, core.Trainer), and its backward graph writes fresh
-gradients into the graph's pool before adding them in. Otherwise the gradients are made while the
-activations are freed, so the two only compete. The CUDA context and the cuBLAS
+only freed by zero_grad after the optimizer step; a step replayed as CUDA graphs keeps them
+zeroed in place, core.Trainer). Otherwise the gradients are made while the activations are freed,
+so the two only compete: with one micro-batch under CUDA graphs too, where ``.grad`` takes the
+backward graph's outputs and lets them go after the step. The CUDA context and the cuBLAS
 workspace outside the allocator come on top of that for the device (``device_bytes``).
 
 Everything the architecture decides (what a layer saves, what its logits cost) comes from its
@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from scaling_laws.config import replays_cuda_graphs
 from scaling_laws.counting import per_rank_batch
 from scaling_laws.models import architecture
 from scaling_laws.models.architecture import ConfigLike, MemoryStages
@@ -64,7 +63,7 @@ class MemoryBreakdown:
     activations: int  # every layer's saved activations for the micro-batch
     logits: int  # logits, log-softmax output and their gradients at the start of the backward pass
     workspace: int  # cuBLAS workspace taken from the caching allocator
-    gradients_in_forward: bool  # accumulation > 1, CUDA graphs, or the family's backward: gradients meet the activations
+    gradients_in_forward: bool  # accumulation > 1 or the family's backward: gradients meet the activations
     cuda_context: int = CUDA_CONTEXT_BYTES  # outside the allocator: not in max_memory_allocated
 
     @property
@@ -101,8 +100,7 @@ def estimate(cfg: ConfigLike, batch_size: int | None = None, accumulation: int |
                            ddp_buckets=4 * total if world_size > 1 else 0,
                            weight_copies=stages.weight_copies, activations=batch * stages.layers_per_sequence,
                            logits=batch * stages.logits_per_sequence, workspace=ALLOCATOR_WORKSPACE_BYTES,
-                           gradients_in_forward=(accum > 1 or replays_cuda_graphs(cfg, world_size)
-                                                 or stages.gradients_with_activations))
+                           gradients_in_forward=accum > 1 or stages.gradients_with_activations)
 
 
 def stages_of(arch, cfg: ConfigLike) -> MemoryStages:

@@ -33,6 +33,6 @@ def autocast_dtype(cfg: ExperimentConfig, device: torch.device) -> Optional[torc
 
 def uses_cuda_graphs(cfg: ExperimentConfig, device: torch.device, world_size: int, compiled: bool) -> bool:
     """Whether the compiled step is replayed as CUDA graphs (torch.compile mode reduce-overhead): it removes
-    the per-kernel launch cost that bounds small models. The rule is config.replays_cuda_graphs (the memory
-    estimate reads it too); here it applies only where the step is compiled on CUDA."""
+    the per-kernel launch cost that bounds small models. The rule is config.replays_cuda_graphs; here it
+    applies only where the step is compiled on CUDA."""
     return compiled and device.type == "cuda" and replays_cuda_graphs(cfg, world_size)
