@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from scaling_laws.config import ExperimentConfig, has_dropout
 from scaling_laws.counting import chinchilla_flops, flops_with_attention, peak_bf16_flops, tokens_processed
@@ -29,7 +28,7 @@ from scaling_laws.training.device import autocast_dtype, select_device, uses_cud
 from scaling_laws.training.distributed import DistContext
 from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
 from scaling_laws.training.optim import build_optimizer, clipped_step, get_lr, total_optimizer_steps
-from scaling_laws.training.regularisation import seed_dropout, smoothed_and_plain_loss
+from scaling_laws.training.regularisation import seed_dropout, smoothed_and_plain_loss, token_cross_entropy
 from scaling_laws.training.prefetch import prefetched
 
 log = logging.getLogger("scaling")
@@ -156,7 +155,7 @@ EVAL_CHUNK_TOKENS = 4096  # evaluation upcasts this many tokens' logits to fp32 
 def summed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Summed fp32 cross-entropy over (tokens, vocab) logits, a chunk of tokens at a time, so that no
     fp32 copy of all the logits exists (at vocabulary 50,304 that copy would outweigh a small model)."""
-    return sum(F.cross_entropy(chunk.float(), target, reduction="sum")
+    return sum(token_cross_entropy(chunk.float(), target).sum()
                for chunk, target in zip(logits.split(EVAL_CHUNK_TOKENS), targets.split(EVAL_CHUNK_TOKENS)))
 
 

@@ -7,7 +7,7 @@ from conftest import rows_without_timing
 from core import train
 from experiment_utils import gen_experim
 from scaling_laws.results_layout import read_metrics_rows, run_paths
-from scaling_laws.training.regularisation import dropout_seed, smoothed_and_plain_loss
+from scaling_laws.training.regularisation import dropout_seed, smoothed_and_plain_loss, token_cross_entropy
 from scaling_laws.validate import validate_experiment
 
 DROPOUT = dict(embedding_dropout=0.1, attention_dropout=0.1, residual_dropout=0.1)
@@ -50,6 +50,20 @@ def test_smoothed_objective_is_torchs_and_the_plain_loss_is_cross_entropy():
     objective, plain = smoothed_and_plain_loss(logits, targets, 0.1)
     assert objective.item() == pytest.approx(F.cross_entropy(logits, targets, label_smoothing=0.1).item(), rel=1e-6)
     assert plain.item() == pytest.approx(F.cross_entropy(logits, targets).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_the_loss_and_its_gradient_equal_torchs_cross_entropy_eager_and_compiled(smoothing):
+    """logsumexp - logit (token_cross_entropy) is F.cross_entropy, values and gradients, also when compiled
+    (inductor on the CPU): the form changes what the compiled backward keeps, not the numbers."""
+    logits, targets = 3 * torch.randn(64, 301, dtype=torch.float64), torch.randint(0, 301, (64,))
+    torch.testing.assert_close(token_cross_entropy(logits, targets), F.cross_entropy(logits, targets, reduction="none"))
+    reference = logits.clone().requires_grad_()
+    F.cross_entropy(reference, targets, label_smoothing=smoothing).backward()
+    for loss_fn in (smoothed_and_plain_loss, torch.compile(smoothed_and_plain_loss)):
+        ours = logits.clone().requires_grad_()
+        loss_fn(ours, targets, smoothing)[0].backward()
+        torch.testing.assert_close(ours.grad, reference.grad)
 
 
 def test_label_smoothing_logs_plain_cross_entropy_and_optimises_the_smoothed_objective(tiny_fields):

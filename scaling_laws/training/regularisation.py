@@ -23,18 +23,28 @@ def seed_dropout(model_seed: int, step: int, rank: int) -> None:
     torch.manual_seed(dropout_seed(model_seed, step, rank))
 
 
+def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
+                        log_normaliser: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of each of (tokens, vocab) logits, logsumexp(logits) - logits[target]: what
+    F.cross_entropy(reduction="none") gives, written so that a compiled backward keeps only the logits and
+    one number per token, never a tensor of log-probabilities (at vocabulary 50,304 that is 4 B per logit
+    written and read again). ``log_normaliser`` is logsumexp(logits) when the caller has it."""
+    if log_normaliser is None:
+        log_normaliser = torch.logsumexp(logits, dim=-1)
+    return log_normaliser + F.nll_loss(logits, targets, reduction="none")  # nll_loss of raw logits: -logit
+
+
 def smoothed_and_plain_loss(logits: torch.Tensor, targets: torch.Tensor,
                             label_smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(objective to minimise, plain cross-entropy to log), both means over tokens.
 
     With smoothing e the objective is (1 - e) CE + e x mean over the vocabulary of -log p (Szegedy et al.
-    2016; torch's label_smoothing). The plain cross-entropy is what the CSV ``loss`` holds, so curves with
-    and without smoothing stay comparable and fit the same way.
+    2016; torch's label_smoothing), with -log p = logsumexp(logits) - logit. The plain cross-entropy is what
+    the CSV ``loss`` holds, so curves with and without smoothing stay comparable and fit the same way.
     """
+    log_normaliser = torch.logsumexp(logits, dim=-1)
+    plain = token_cross_entropy(logits, targets, log_normaliser).mean()
     if label_smoothing == 0:
-        loss = F.cross_entropy(logits, targets)
-        return loss, loss
-    log_probs = F.log_softmax(logits, dim=-1)
-    plain = F.nll_loss(log_probs, targets)
-    uniform = -log_probs.mean(dim=-1).mean()
+        return plain, plain
+    uniform = (log_normaliser - logits.mean(dim=-1)).mean()
     return (1 - label_smoothing) * plain + label_smoothing * uniform, plain
