@@ -4,9 +4,10 @@
 
 Builds core.Trainer at the shape, warms it up, then times, each over ``--steps`` steps with one
 device sync at the end: the whole ``train_step`` as the loop runs it; forward + backward alone; the
-gradient norm alone (the clip is applied inside the fused optimizer); the optimizer step alone. Then profiles ``--trace-steps`` whole steps
-with torch.profiler: the top CUDA kernels, and the GPU-busy fraction of the wall time (kernel time /
-wall time: well below 1 means the step waits on the host's launches, not on the GPU).
+gradient norm alone (the clip is applied inside the fused optimizer); the optimizer step alone. Then
+profiles ``--trace-steps`` whole steps with torch.profiler: the top CUDA kernels, and the GPU-busy
+fraction of the wall time (kernel time / wall time: well below 1 means the step waits on the host's
+launches, not on the GPU).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def parts(trainer, batches, steps: int) -> dict[str, float]:
     import torch
 
     inputs, targets = (t.to(trainer.device) for t in batches[0])
-    params = list(trainer.raw_model.parameters())
+    params = trainer.parameters
 
     def forward_backward(_step):
         if trainer.cuda_graphs:  # each replay may reuse the last one's outputs, as in train_step
