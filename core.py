@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
@@ -30,6 +28,7 @@ from scaling_laws.training.memory_fit import device_memory_gb, memory_record, re
 from scaling_laws.training.optim import build_optimizer, clipped_step, get_lr, total_optimizer_steps
 from scaling_laws.training.regularisation import seed_dropout, smoothed_and_plain_loss, token_cross_entropy
 from scaling_laws.training.prefetch import prefetched
+from scaling_laws.training.step_window import StepRecord, StepWindow
 
 log = logging.getLogger("scaling")
 
@@ -168,7 +167,8 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     consistent by a RunRecord, called at four points: start, each logged row, checkpoint, finish.
     ``stop_requested()`` is polled after each step (with several ranks, whenever steps are logged:
     every LOG_EVERY_STEPS steps at most); when true, the run checkpoints and returns a summary with
-    status "interrupted" (no marker).
+    status "interrupted" (no marker). With one process a window's rows are read back while the next step
+    runs and written once it is queued, unless the window ends the run, stops it or is checkpointed.
     """
     dist = dist or DistContext.from_env()
     trainer = Trainer(cfg, dist)
@@ -191,62 +191,32 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
     for step, batches in zip(range(start_step, trainer.total_steps), trainer.batches_from(start_step)):
         lr = get_lr(step, cfg, trainer.total_steps)
         window.add(step + 1, lr, *step_fitting_memory(trainer, batches, lr, step, fell_back))
+        if window.staged is not None:  # the last window, written now that this step is queued behind it
+            steps, elapsed_s = window.collect(elapsed_s)
+            row, diverged = log_rows(record, cfg, counts.total, trainer.total_steps, steps, window.mfu_scale)
+            if diverged:
+                status = Outcome.DIVERGED
+                break
         if trainer.is_eval_step(step + 1):
             window.val_loss = trainer.evaluate()
         alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step
         if not (trainer.is_log_step(step + 1) or alone_stopping):
             continue
-        steps, elapsed_s = window.flush(elapsed_s)
-        row, diverged = log_rows(record, cfg, counts.total, trainer.total_steps, steps,
-                                 window.mfu_scale)
-        if diverged or step + 1 == trainer.total_steps:
-            status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
-            break
         # Several ranks agree when they log (an all-reduce), or one would stop and the others hang.
         stopping = alone_stopping or (dist.world_size > 1 and dist.any(stop_requested()))
+        last = step + 1 == trainer.total_steps
+        if dist.world_size == 1 and not (last or stopping or record.checkpoint_due()):
+            window.stage()  # read back while the next step runs; written after it is queued
+            continue
+        steps, elapsed_s = window.flush(elapsed_s)
+        row, diverged = log_rows(record, cfg, counts.total, trainer.total_steps, steps, window.mfu_scale)
+        if diverged or last:
+            status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
+            break
         record.checkpoint(trainer.raw_model, trainer.optimizer, step + 1, elapsed_s, force=stopping)
         if stopping:
             break
     return record.finish(status, row)
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """What one optimizer step measured."""
-
-    step_done: int  # optimizer steps completed, this one included
-    loss: float
-    val_loss: Optional[float]  # None when this step had no validation pass
-    lr: float
-    grad_norm: float
-    step_s: float  # wall seconds of this step (the mean over the steps logged with it)
-    elapsed_s: float  # wall seconds of training so far, across resumes
-
-
-@dataclass
-class StepWindow:
-    """Steps trained since the last log, as device tensors; ``flush`` reads them back in one sync."""
-
-    mfu_scale: Optional[float] = None  # flops per token / device peak: MFU = tokens/s x this (None: unknown)
-    pending: list = field(default_factory=list)  # (step_done, lr, loss tensor, grad-norm tensor)
-    val_loss: Optional[float] = None  # the validation loss of the window's last step, if it had a pass
-    started: float = field(default_factory=time.perf_counter)
-
-    def add(self, step_done: int, lr: float, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
-        self.pending.append((step_done, lr, loss, grad_norm))
-
-    def flush(self, elapsed_s: float) -> tuple[list[StepRecord], float]:
-        """The pending steps as records (wall time shared evenly), and the new elapsed seconds."""
-        values = torch.stack([torch.stack((loss.float(), norm.float())) for _, _, loss, norm in self.pending]).tolist()
-        now = time.perf_counter()
-        step_s = (now - self.started) / len(self.pending)
-        records = []
-        for index, ((step_done, lr, _, _), (loss, grad_norm)) in enumerate(zip(self.pending, values)):
-            elapsed_s += step_s
-            val_loss = self.val_loss if index == len(self.pending) - 1 else None
-            records.append(StepRecord(step_done, loss, val_loss, lr, grad_norm, step_s, elapsed_s))
-        self.pending, self.val_loss, self.started = [], None, now
-        return records, elapsed_s
 
 
 def mfu_scale(cfg: ExperimentConfig, device: torch.device, autocast: Optional[torch.dtype]) -> Optional[float]:

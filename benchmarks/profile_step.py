@@ -59,13 +59,13 @@ def parts(trainer, batches, steps: int) -> dict[str, float]:
             "grad norm": per_step_ms(grad_norm, steps), "optimizer.step": per_step_ms(optimizer, steps)}
 
 
-def trace(trainer, batches, steps: int, rows: int = 18) -> None:
+def trace(trainer, batches, steps: int, rows: int = 18, find: str = "") -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     torch.cuda.synchronize()
     started = time.perf_counter()
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=bool(find)) as prof:
         for step in range(steps):
             trainer.train_step(batches, 1e-4, step)
         torch.cuda.synchronize()
@@ -76,6 +76,11 @@ def trace(trainer, batches, steps: int, rows: int = 18) -> None:
           f"{wall_us / steps / 1e3:.2f} ms per step, profiler on); CUDA kernel launches per step: "
           f"{sum(e.count for e in kernels) / steps:.0f}")
     print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=rows, max_name_column_width=90))
+    if find:  # the host ops named so, by input shapes (launched ops only: under CUDA graphs a replay has none)
+        for event in prof.key_averages(group_by_input_shape=True):
+            if find in event.key:
+                print(f"{event.key} x{event.count / steps:g} per step, {event.device_time_total / steps / 1e3:.3f} "
+                      f"ms per step on the device, input shapes {event.input_shapes}")
 
 
 def main() -> None:
@@ -84,6 +89,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--trace-steps", type=int, default=10)
     parser.add_argument("--rows", type=int, default=18, help="kernels listed in the profile's table")
+    parser.add_argument("--find", default="", help="also list the host ops whose name contains this, by shapes")
     parser.add_argument("--modes", nargs="+", default=["default"],
                         help="torch.compile modes to time the loss graph with, one after another")
     args = parser.parse_args()
@@ -108,7 +114,7 @@ def main() -> None:
         for name, ms in timings.items():
             print(f"  {name:<18} {ms:7.2f} ms")
         print(f"  whole step = {tokens / timings['whole train_step'] * 1e3:.3e} tokens/s (no data loading, no logging)")
-        trace(trainer, batches, args.trace_steps, args.rows)
+        trace(trainer, batches, args.trace_steps, args.rows, args.find)
 
 
 if __name__ == "__main__":

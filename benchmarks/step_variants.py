@@ -13,7 +13,9 @@ first and last so a drift of clocks shows:
 - ``log-softmax-loss``: shipped, with the loss as F.cross_entropy (log-softmax + NLL) instead of
   logsumexp - logit: the compiled backward of that keeps fp32 log-probabilities;
 - ``+coord-tuning``: shipped, with inductor's coordinate-descent tuning of its Triton kernels (recompiled);
-- ``+max-autotune``: shipped, compiled with mode max-autotune (GEMM templates autotuned; minutes to compile).
+- ``+max-autotune``: shipped, compiled with mode max-autotune (GEMM templates autotuned; minutes to compile);
+- ``sdpa-flash``, ``sdpa-cudnn``, ``sdpa-efficient``: shipped, compiled with attention restricted to that
+  scaled_dot_product_attention backend (torch picks one itself in ``shipped``).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from benchmarks.profile_step import per_step_ms  # noqa: E402
 from benchmarks.throughput import SEQ, random_token_dir, shape_config  # noqa: E402
 
 VARIANTS = ["shipped", "separate-clip", "log-softmax-loss", "+coord-tuning", "shipped"]
+SDPA_VARIANTS = {"sdpa-flash": "FLASH_ATTENTION", "sdpa-cudnn": "CUDNN_ATTENTION", "sdpa-efficient": "EFFICIENT_ATTENTION"}
 
 
 def separate_clip_step(trainer, batches):
@@ -77,37 +80,57 @@ def run_shape(shape: str, steps: int, dataset: str, variants: list[str]) -> None
 
     trainer = Trainer(shape_config(shape, steps + 10, dataset), DistContext())
     batches = [(i.to(trainer.device), t.to(trainer.device)) for i, t in trainer.step_batches(0)]
-    tokens = sum(t.numel() for t, _ in batches)
     shipped_ms = None
     for name in variants:
-        started = time.perf_counter()
-        torch._inductor.config.coordinate_descent_tuning = name == "+coord-tuning"
-        torch.cuda.reset_peak_memory_stats()
-        recompile(trainer, "max-autotune" if name == "+max-autotune" else "reduce-overhead",
-                  log_softmax_loss(trainer) if name == "log-softmax-loss" else None)
-        for p in trainer.parameters:
-            p.grad = None
-        if name == "separate-clip":
-            step = separate_clip_step(trainer, batches)
-        else:
-            step = lambda index: trainer.train_step(batches, 1e-4, index)  # noqa: E731
-        for index in range(10):
-            step(index)
-        torch.cuda.synchronize()
-        warm_s = time.perf_counter() - started
-        ms = per_step_ms(step, steps)
-        shipped_ms = shipped_ms or ms
-        print(f"{shape:<6} {name:<15} {ms:8.2f} ms  {tokens / ms * 1e3:10.3e} tokens/s  "
-              f"{shipped_ms / ms:5.3f}x  peak {torch.cuda.max_memory_allocated() / 2**30:5.2f} GiB  "
-              f"(set-up + warm-up {warm_s:5.1f} s)", flush=True)
+        with attention_backend(name):
+            shipped_ms = time_variant(trainer, batches, shape, name, steps, shipped_ms)
     torch._inductor.config.coordinate_descent_tuning = False
+
+
+def attention_backend(variant: str):
+    """The SDPA backend a ``sdpa-*`` variant restricts attention to (compiled under it); else no restriction."""
+    from contextlib import nullcontext
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(getattr(SDPBackend, SDPA_VARIANTS[variant])) if variant in SDPA_VARIANTS else nullcontext()
+
+
+def time_variant(trainer, batches, shape: str, name: str, steps: int, shipped_ms):
+    """Recompile the step as variant ``name``, warm it up, time it and print its row; the shipped ms."""
+    import torch
+    import torch._inductor.config
+
+    tokens = sum(t.numel() for t, _ in batches)
+    started = time.perf_counter()
+    torch._inductor.config.coordinate_descent_tuning = name == "+coord-tuning"
+    torch.cuda.reset_peak_memory_stats()
+    recompile(trainer, "max-autotune" if name == "+max-autotune" else "reduce-overhead",
+              log_softmax_loss(trainer) if name == "log-softmax-loss" else None)
+    for p in trainer.parameters:
+        p.grad = None
+    if name == "separate-clip":
+        step = separate_clip_step(trainer, batches)
+    else:
+        step = lambda index: trainer.train_step(batches, 1e-4, index)  # noqa: E731
+    for index in range(10):
+        step(index)
+    torch.cuda.synchronize()
+    warm_s = time.perf_counter() - started
+    ms = per_step_ms(step, steps)
+    shipped_ms = shipped_ms or ms
+    print(f"{shape:<6} {name:<15} {ms:8.2f} ms  {tokens / ms * 1e3:10.3e} tokens/s  "
+          f"{shipped_ms / ms:5.3f}x  peak {torch.cuda.max_memory_allocated() / 2**30:5.2f} GiB  "
+          f"(set-up + warm-up {warm_s:5.1f} s)", flush=True)
+    return shipped_ms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shapes", nargs="+", default=["d512", "d1024", "gpt2"])
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=sorted(set(VARIANTS) | {"+max-autotune"}))
+    parser.add_argument("--variants", nargs="+", default=VARIANTS,
+                        choices=sorted(set(VARIANTS) | {"+max-autotune"} | set(SDPA_VARIANTS)))
     args = parser.parse_args()
     import torch
 

@@ -71,21 +71,24 @@ def test_micro_batch_split_does_not_change_training(tiny_fields):
     assert losses[2] == pytest.approx(losses[0], abs=2e-4)
 
 
-def test_resume_matches_an_uninterrupted_run(tiny_fields):
+@pytest.mark.parametrize("stop_at", [7, 12])  # 12: just after a window (steps 1-10) written behind step 11
+def test_resume_matches_an_uninterrupted_run(tiny_fields, stop_at):
     cfg = tiny_config(tiny_fields, label="whole")
     _, whole = run(cfg)
+    assert total_optimizer_steps(cfg) > stop_at + 1
     resumed_cfg = tiny_config(tiny_fields, label="resumed")
     calls = {"n": 0}
 
-    def stop_after_seven_steps():
+    def stop_after_some_steps():
         calls["n"] += 1
-        return calls["n"] >= 7
+        return calls["n"] >= stop_at
 
-    summary, paths = run(resumed_cfg, stop_requested=stop_after_seven_steps)
-    assert summary["status"] == "interrupted" and summary["optimizer_steps"] == 7
+    summary, paths = run(resumed_cfg, stop_requested=stop_after_some_steps)
+    assert summary["status"] == "interrupted" and summary["optimizer_steps"] == stop_at
     assert paths.checkpoint.exists() and not paths.done_marker.exists()
+    assert len(read_metrics_rows(paths.csv)) == stop_at
     with open(paths.csv, "a") as handle:  # a row written after the checkpoint, e.g. by a killed run
-        handle.write("8,1,1,,1,1,1,1,,1\n")
+        handle.write(f"{stop_at + 1},1,1,,1,1,1,1,,1\n")
     summary, paths = run(resumed_cfg)
     assert summary["status"] == "complete"
     assert rows_without_timing(paths.csv) == rows_without_timing(whole.csv)

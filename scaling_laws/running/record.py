@@ -151,10 +151,14 @@ class RunRecord:
         if self.metrics is not None:
             self.metrics.append(row)
 
+    def checkpoint_due(self) -> bool:
+        """Whether the checkpoint interval has passed since the last save."""
+        return time.monotonic() - self.last_save >= self.interval_s
+
     def checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, elapsed_s: float,
                    force: bool = False) -> None:
         """Write a checkpoint at ``step`` if ``force`` or the interval has passed: CSV rows durable first."""
-        if not (force or time.monotonic() - self.last_save >= self.interval_s):
+        if not (force or self.checkpoint_due()):
             return
         if self.metrics is not None:
             rows, digest = self.metrics.sync()
