@@ -15,12 +15,23 @@ first and last so a drift of clocks shows:
 - ``+coord-tuning``: shipped, with inductor's coordinate-descent tuning of its Triton kernels (recompiled);
 - ``+max-autotune``: shipped, compiled with mode max-autotune (GEMM templates autotuned; minutes to compile);
 - ``sdpa-flash``, ``sdpa-cudnn``, ``sdpa-efficient``: shipped, compiled with attention restricted to that
-  scaled_dot_product_attention backend (torch picks one itself in ``shipped``).
+  scaled_dot_product_attention backend (torch picks one itself in ``shipped``);
+- ``online-lse``: shipped, with the loss's normaliser written max + log(sum(exp(logits - max))), the max a
+  constant to autograd, which inductor computes in one read of the logits (online softmax) where
+  torch.logsumexp (shipped, regularisation.log_normaliser) reads them twice;
+- ``+split-autotune``: inductor autotunes the split of its mixed-order reductions (LayerNorm backward: the
+  row-wise input gradient fused with the column sums of the weight and bias gradients);
+- ``no-mix-order``: those column sums as kernels of their own;
+- ``blas-cublaslt``: matmuls through cuBLASLt (torch.backends.cuda.preferred_blas_library) instead of the default;
+- what the loop adds around the step, each on top of the one before: ``+pinned-copies`` (each step's batch
+  copied from pinned host memory, as the loop does), ``+prefetch-thread`` (batches cut from the token data
+  by the loop's prefetch thread), ``+log-windows`` (results staged and read back every LOG_EVERY_STEPS steps).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack, contextmanager
 import time
 from pathlib import Path
 
@@ -30,6 +41,7 @@ from benchmarks.profile_step import per_step_ms  # noqa: E402
 from benchmarks.throughput import SEQ, random_token_dir, shape_config  # noqa: E402
 
 VARIANTS = ["shipped", "separate-clip", "log-softmax-loss", "+coord-tuning", "shipped"]
+LOOP_VARIANTS = ["+pinned-copies", "+prefetch-thread", "+log-windows"]
 SDPA_VARIANTS = {"sdpa-flash": "FLASH_ATTENTION", "sdpa-cudnn": "CUDNN_ATTENTION", "sdpa-efficient": "EFFICIENT_ATTENTION"}
 
 
@@ -65,6 +77,27 @@ def log_softmax_loss(trainer):
     return loss
 
 
+def loop_step(trainer, device_batches, parts: int):
+    """The step with the first ``parts`` of the loop's additions (LOOP_VARIANTS) around it."""
+    from core import LOG_EVERY_STEPS
+    from scaling_laws.training.step_window import StepWindow
+
+    host = [(i.cpu().pin_memory(), t.cpu().pin_memory()) for i, t in device_batches]
+    prefetched = trainer.batches_from(0) if parts >= 2 else None
+    window = StepWindow()
+
+    def step(index):
+        batches = next(prefetched) if prefetched is not None else host
+        window.add(index + 1, 1e-4, *trainer.train_step(batches, 1e-4, index))
+        if parts >= 3 and window.staged is not None:
+            window.collect(0.0)
+        if parts >= 3 and (index + 1) % LOG_EVERY_STEPS == 0:
+            window.stage()
+        elif parts < 3:
+            window.pending.clear()
+    return step
+
+
 def recompile(trainer, mode: str, loss=None) -> None:
     import torch
 
@@ -73,8 +106,6 @@ def recompile(trainer, mode: str, loss=None) -> None:
 
 
 def run_shape(shape: str, steps: int, dataset: str, variants: list[str]) -> None:
-    import torch
-    import torch._inductor.config
     from core import Trainer
     from scaling_laws.training.distributed import DistContext
 
@@ -82,28 +113,53 @@ def run_shape(shape: str, steps: int, dataset: str, variants: list[str]) -> None
     batches = [(i.to(trainer.device), t.to(trainer.device)) for i, t in trainer.step_batches(0)]
     shipped_ms = None
     for name in variants:
-        with attention_backend(name):
+        with variant_settings(name):
             shipped_ms = time_variant(trainer, batches, shape, name, steps, shipped_ms)
-    torch._inductor.config.coordinate_descent_tuning = False
 
 
-def attention_backend(variant: str):
-    """The SDPA backend a ``sdpa-*`` variant restricts attention to (compiled under it); else no restriction."""
-    from contextlib import nullcontext
+def online_log_normaliser(logits):
+    """logsumexp as inductor's online-softmax pattern matches it (the online-lse variant)."""
+    shift = logits.amax(dim=-1, keepdim=True).detach()
+    return ((logits - shift).exp().sum(dim=-1, keepdim=True).log() + shift).squeeze(-1)
 
+
+INDUCTOR_VARIANTS = {"+coord-tuning": {"coordinate_descent_tuning": True},
+                     "+split-autotune": {"triton.mix_order_reduction_autotune_split_size": True},
+                     "no-mix-order": {"triton.mix_order_reduction": False}}
+
+
+@contextmanager
+def variant_settings(variant: str):
+    """What a variant changes while it is compiled and timed: the SDPA backend, inductor's settings or the
+    loss's normaliser; nothing for the others."""
+    import torch
+    import torch._inductor.config
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    return sdpa_kernel(getattr(SDPBackend, SDPA_VARIANTS[variant])) if variant in SDPA_VARIANTS else nullcontext()
+    from scaling_laws.training import regularisation
+
+    shipped_normaliser, shipped_blas = regularisation.log_normaliser, torch.backends.cuda.preferred_blas_library()
+    if variant == "blas-cublaslt":
+        torch.backends.cuda.preferred_blas_library("cublaslt")
+    if variant == "online-lse":
+        regularisation.log_normaliser = online_log_normaliser
+    try:
+        with ExitStack() as stack:
+            if variant in SDPA_VARIANTS:
+                stack.enter_context(sdpa_kernel(getattr(SDPBackend, SDPA_VARIANTS[variant])))
+            stack.enter_context(torch._inductor.config.patch(INDUCTOR_VARIANTS.get(variant, {})))
+            yield
+    finally:
+        regularisation.log_normaliser = shipped_normaliser
+        torch.backends.cuda.preferred_blas_library(shipped_blas)
 
 
 def time_variant(trainer, batches, shape: str, name: str, steps: int, shipped_ms):
     """Recompile the step as variant ``name``, warm it up, time it and print its row; the shipped ms."""
     import torch
-    import torch._inductor.config
 
     tokens = sum(t.numel() for t, _ in batches)
     started = time.perf_counter()
-    torch._inductor.config.coordinate_descent_tuning = name == "+coord-tuning"
     torch.cuda.reset_peak_memory_stats()
     recompile(trainer, "max-autotune" if name == "+max-autotune" else "reduce-overhead",
               log_softmax_loss(trainer) if name == "log-softmax-loss" else None)
@@ -111,6 +167,8 @@ def time_variant(trainer, batches, shape: str, name: str, steps: int, shipped_ms
         p.grad = None
     if name == "separate-clip":
         step = separate_clip_step(trainer, batches)
+    elif name in LOOP_VARIANTS:
+        step = loop_step(trainer, batches, LOOP_VARIANTS.index(name) + 1)
     else:
         step = lambda index: trainer.train_step(batches, 1e-4, index)  # noqa: E731
     for index in range(10):
@@ -130,7 +188,8 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="+", default=["d512", "d1024", "gpt2"])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--variants", nargs="+", default=VARIANTS,
-                        choices=sorted(set(VARIANTS) | {"+max-autotune"} | set(SDPA_VARIANTS)))
+                        choices=sorted(set(VARIANTS) | {"+max-autotune", "online-lse", "blas-cublaslt"} | set(SDPA_VARIANTS)
+                                       | set(LOOP_VARIANTS) | set(INDUCTOR_VARIANTS)))
     args = parser.parse_args()
     import torch
 

@@ -23,18 +23,24 @@ def seed_dropout(model_seed: int, step: int, rank: int) -> None:
     torch.manual_seed(dropout_seed(model_seed, step, rank))
 
 
+def log_normaliser(logits: torch.Tensor) -> torch.Tensor:
+    """logsumexp over the last dimension (the loss's one pass of its own over the logits; the online-softmax
+    form, one read instead of two, measured 1-1.5% slower per step: benchmarks/step_variants.py online-lse)."""
+    return torch.logsumexp(logits, dim=-1)
+
+
 def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
-                        log_normaliser: torch.Tensor | None = None) -> torch.Tensor:
+                        normaliser: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of each of (tokens, vocab) logits: F.cross_entropy(reduction="none"). Compiled it is
     written logsumexp(logits) - logit, so that the backward keeps only the logits and one number per token,
     never fp32 log-probabilities (4 B per logit written and read again: 2.6% of a d512 step at vocabulary
     50,304). Eager it is torch's kernel, whose temporaries are smaller than the logsumexp form's.
-    ``log_normaliser`` is logsumexp(logits) when the caller has it."""
+    ``normaliser`` is logsumexp(logits) when the caller has it."""
     if not torch.compiler.is_compiling():
         return F.cross_entropy(logits, targets, reduction="none")
-    if log_normaliser is None:
-        log_normaliser = torch.logsumexp(logits, dim=-1)
-    return log_normaliser + F.nll_loss(logits, targets, reduction="none")  # nll_loss of raw logits: -logit
+    if normaliser is None:
+        normaliser = log_normaliser(logits)
+    return normaliser + F.nll_loss(logits, targets, reduction="none")  # nll_loss of raw logits: -logit
 
 
 def smoothed_and_plain_loss(logits: torch.Tensor, targets: torch.Tensor,
@@ -47,9 +53,9 @@ def smoothed_and_plain_loss(logits: torch.Tensor, targets: torch.Tensor,
     stay comparable and fit the same way.
     """
     if torch.compiler.is_compiling():
-        log_normaliser = torch.logsumexp(logits, dim=-1)
-        plain = token_cross_entropy(logits, targets, log_normaliser).mean()
-        uniform = lambda: (log_normaliser - logits.mean(dim=-1)).mean()  # noqa: E731
+        normaliser = log_normaliser(logits)
+        plain = token_cross_entropy(logits, targets, normaliser).mean()
+        uniform = lambda: (normaliser - logits.mean(dim=-1)).mean()  # noqa: E731
     else:
         log_probs = F.log_softmax(logits, dim=-1)
         plain = F.nll_loss(log_probs, targets)
