@@ -186,17 +186,29 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
         memory["oom_fallbacks"].append(change)
         memory.update(batch_size=trainer.cfg.batch_size, gradient_accumulation_steps=trainer.cfg.gradient_accumulation_steps)
         record.note_micro_batch(trainer.cfg, memory)
+
+    status, row = train_steps(trainer, record, counts.total, start_step, elapsed_s, stop_requested, fell_back)
+    return record.finish(status, row)
+
+
+def train_steps(trainer: Trainer, record: RunRecord, total_params: int, start_step: int, elapsed_s: float,
+                stop_requested, fell_back) -> tuple[str, dict]:
+    """Steps ``start_step`` on until the run completes, diverges or is asked to stop; (status, last row)."""
+    cfg, dist = trainer.cfg, trainer.dist
     window = StepWindow(mfu_scale=mfu_scale(cfg, trainer.device, trainer.autocast_dtype))
-    status, row = Outcome.INTERRUPTED, {}
+
+    def write(steps: list[StepRecord]) -> tuple[dict, bool]:
+        return log_rows(record, trainer.cfg, total_params, trainer.total_steps, steps, window.mfu_scale)
+
+    row = {}
     for step, batches in zip(range(start_step, trainer.total_steps), trainer.batches_from(start_step)):
         lr = get_lr(step, cfg, trainer.total_steps)
         window.add(step + 1, lr, *step_fitting_memory(trainer, batches, lr, step, fell_back))
         if window.staged is not None:  # the last window, written now that this step is queued behind it
             steps, elapsed_s = window.collect(elapsed_s)
-            row, diverged = log_rows(record, cfg, counts.total, trainer.total_steps, steps, window.mfu_scale)
+            row, diverged = write(steps)
             if diverged:
-                status = Outcome.DIVERGED
-                break
+                return Outcome.DIVERGED, row
         if trainer.is_eval_step(step + 1):
             window.val_loss = trainer.evaluate()
         alone_stopping = dist.world_size == 1 and stop_requested()  # one process may ask at every step
@@ -209,14 +221,13 @@ def train(cfg: ExperimentConfig, paths: RunPaths, dist: DistContext | None = Non
             window.stage()  # read back while the next step runs; written after it is queued
             continue
         steps, elapsed_s = window.flush(elapsed_s)
-        row, diverged = log_rows(record, cfg, counts.total, trainer.total_steps, steps, window.mfu_scale)
+        row, diverged = write(steps)
         if diverged or last:
-            status = Outcome.DIVERGED if diverged else Outcome.COMPLETE
-            break
+            return (Outcome.DIVERGED if diverged else Outcome.COMPLETE), row
         record.checkpoint(trainer.raw_model, trainer.optimizer, step + 1, elapsed_s, force=stopping)
         if stopping:
             break
-    return record.finish(status, row)
+    return Outcome.INTERRUPTED, row
 
 
 def mfu_scale(cfg: ExperimentConfig, device: torch.device, autocast: Optional[torch.dtype]) -> Optional[float]:
