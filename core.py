@@ -22,6 +22,7 @@ from scaling_laws.running.progress import progress_text
 from scaling_laws.running.record import RunRecord
 from scaling_laws.status import Outcome
 from scaling_laws.training import data as data_module
+from scaling_laws.training.compile_cache import use_shared_compile_cache
 from scaling_laws.training.device import autocast_dtype, select_device, uses_cuda_graphs
 from scaling_laws.training.distributed import DistContext
 from scaling_laws.training.memory_fit import device_memory_gb, memory_record, resize_micro_batch, step_fitting_memory
@@ -57,6 +58,10 @@ class Trainer:
         compiled = cfg.compile == "on" or (cfg.compile == "auto" and self.device.type == "cuda")
         self.cuda_graphs = uses_cuda_graphs(cfg, self.device, dist.world_size, compiled)
         mode = "reduce-overhead" if self.cuda_graphs else None
+        if compiled:  # before the first compilation: a run of a shape compiled before, on any node, starts warm
+            cache = use_shared_compile_cache()
+            if dist.is_main:
+                log.info("compile cache: %s", cache)
         self.train_loss = torch.compile(self._loss, mode=mode) if compiled else self._loss
         self.optimizer = build_optimizer(param_groups(self.raw_model, cfg), cfg, self.device)
         self.parameters = list(self.raw_model.parameters())

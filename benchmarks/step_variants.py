@@ -23,6 +23,7 @@ first and last so a drift of clocks shows:
   row-wise input gradient fused with the column sums of the weight and bias gradients);
 - ``no-mix-order``: those column sums as kernels of their own;
 - ``+pointwise-autotune``: inductor benchmarks more block sizes for each of its own (pointwise and reduction) kernels;
+- ``+combo-kernels``: inductor launches independent kernels of its own together, as one (horizontal fusion);
 - ``blas-cublaslt``: matmuls through cuBLASLt (torch.backends.cuda.preferred_blas_library) instead of the default;
 - what the loop adds around the step, each on top of the one before: ``+pinned-copies`` (each step's batch
   copied from pinned host memory, as the loop does), ``+prefetch-thread`` (batches cut from the token data
@@ -129,7 +130,8 @@ def online_log_normaliser(logits):
 INDUCTOR_VARIANTS = {"+coord-tuning": {"coordinate_descent_tuning": True},
                      "+split-autotune": {"triton.mix_order_reduction_autotune_split_size": True},
                      "no-mix-order": {"triton.mix_order_reduction": False},
-                     "+pointwise-autotune": {"max_autotune_pointwise": True}}
+                     "+pointwise-autotune": {"max_autotune_pointwise": True},
+                     "+combo-kernels": {"combo_kernels": True}}
 
 
 @contextmanager
