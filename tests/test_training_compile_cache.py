@@ -40,6 +40,15 @@ def test_node_keeps_inductors_node_local_default(no_inductor_dir, monkeypatch):
     assert cache_dir_utils.cache_dir() == cache_dir_utils.default_cache_dir()
 
 
+def test_a_folder_that_cannot_be_made_leaves_the_node_local_default_and_says_so(no_inductor_dir, tmp_path,
+                                                                               monkeypatch):
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv(COMPILE_CACHE_ENV, str(tmp_path / "a_file" / "inductor"))
+    message = use_shared_compile_cache()
+    assert "node-local" in message and "a_file" in message and COMPILE_CACHE_ENV in message
+    assert INDUCTOR_ENV not in os.environ
+
+
 def test_a_users_torchinductor_cache_dir_wins(no_inductor_dir, tmp_path, monkeypatch):
     monkeypatch.setenv(INDUCTOR_ENV, str(tmp_path / "mine"))
     monkeypatch.setenv(COMPILE_CACHE_ENV, str(tmp_path / "shared"))

@@ -27,13 +27,21 @@ def compile_cache_dir() -> Path | None:
 
 
 def use_shared_compile_cache() -> str:
-    """Point inductor at compile_cache_dir() unless TORCHINDUCTOR_CACHE_DIR is set; the folder in use, for
-    the log. Call before the first compilation."""
+    """Point inductor at compile_cache_dir() unless TORCHINDUCTOR_CACHE_DIR is set, or leave inductor's
+    node-local default where that folder cannot be written; what is in use, for the log. Call before the
+    first compilation."""
     if INDUCTOR_ENV in os.environ:
         return os.environ[INDUCTOR_ENV]
     folder = compile_cache_dir()
     if folder is None:
         return "node-local (inductor's default)"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # compiling without a shared cache is slower, never wrong: go on node-local
+        return (f"node-local (inductor's default): {folder} cannot be created ({error.strerror}); set "
+                f"{COMPILE_CACHE_ENV} to a writable folder every node sees")
+    if not os.access(folder, os.W_OK):
+        return (f"node-local (inductor's default): {folder} is not writable; set {COMPILE_CACHE_ENV} to a "
+                "writable folder every node sees")
     os.environ[INDUCTOR_ENV] = str(folder)
     return str(folder)
