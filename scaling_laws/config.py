@@ -18,7 +18,7 @@ from typing import Any, Optional
 from scaling_laws.migration import field_hint, value_hint
 
 ACTIVATIONS = ("gelu", "relu", "silu", "swiglu", "geglu", "glu")  # the last three gated (models/transformer/mlp.py)
-NORMS = ("layernorm", "rmsnorm", "none")
+NORMS = ("layernorm", "layernorm_nobias", "rmsnorm", "none")
 NORM_PLACEMENTS = ("pre", "post")
 POSITION_ENCODINGS = ("learned", "rotary", "sinusoidal")
 INIT_SCHEMES = ("scaled", "normal", "small", "xavier_uniform", "kaiming_normal", "torch")
@@ -69,7 +69,7 @@ class ExperimentConfig:
     activation: str = "gelu"  # MLP nonlinearity: gelu, relu, silu, or gated swiglu, geglu, glu (Shazeer 2020)
     tie_embeddings: bool = True  # share input embedding and output projection weights
     scale_embeddings: bool = False  # token embeddings x sqrt(d), initialised N(0, 1/d): input rms 1, as the sinusoids' (Vaswani et al. 2017 sec. 3.4)
-    norm: str = "layernorm"  # normalisation: layernorm (scale and bias), rmsnorm (scale; Zhang & Sennrich 2019) or none
+    norm: str = "layernorm"  # normalisation: layernorm (scale and bias), layernorm_nobias (scale), rmsnorm (scale; Zhang & Sennrich 2019) or none
     norm_placement: str = "pre"  # pre: x + f(norm(x)) and a final norm (GPT-2); post: norm(x + f(x)), no final norm (Vaswani et al. 2017)
     position_encoding: str = "learned"  # learned (a trained table), rotary (Su et al. 2021, on q and k) or sinusoidal (Vaswani et al. 2017, fixed)
     bias: bool = False  # biases in every linear layer (attention, MLP, untied head); norms keep their own

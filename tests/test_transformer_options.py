@@ -23,7 +23,7 @@ def tiny(tiny_fields, **changes):
 
 
 @pytest.mark.parametrize("changes, fragment", [
-    (dict(norm="batchnorm"), "norm='batchnorm' is not allowed; choose one of layernorm, rmsnorm, none"),
+    (dict(norm="batchnorm"), "norm='batchnorm' is not allowed; choose one of layernorm, layernorm_nobias, rmsnorm, none"),
     (dict(norm_placement="sandwich"), "norm_placement='sandwich' is not allowed; choose one of pre, post"),
     (dict(position_encoding="alibi"), "position_encoding='alibi' is not allowed; choose one of learned, rotary, "
                                       "sinusoidal"),

@@ -10,7 +10,7 @@ from scaling_laws.counting import ParamCounts
 from scaling_laws.models.architecture import EAGER_LOGIT_BYTES, ConfigLike, MemoryStages
 from scaling_laws.models.transformer.shape import GATED_ACTIVATIONS
 
-NORM_PARAMS_PER_WIDTH = {"layernorm": 2, "rmsnorm": 1, "none": 0}  # LayerNorm: scale and bias; RMSNorm: scale
+NORM_PARAMS_PER_WIDTH = {"layernorm": 2, "layernorm_nobias": 1, "rmsnorm": 1, "none": 0}  # scale and bias; scale
 
 
 def norms_per_model(cfg: ConfigLike) -> tuple[int, int]:

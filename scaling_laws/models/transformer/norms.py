@@ -9,6 +9,7 @@ NORM_EPS = 1e-5  # torch's LayerNorm default, used for RMSNorm too
 
 NORMS = {
     "layernorm": lambda width: nn.LayerNorm(width, eps=NORM_EPS),  # scale and bias: 2d parameters
+    "layernorm_nobias": lambda width: nn.LayerNorm(width, eps=NORM_EPS, bias=False),  # scale: nanoGPT bias=False
     "rmsnorm": lambda width: nn.RMSNorm(width, eps=NORM_EPS),  # scale only: d parameters
     "none": lambda width: nn.Identity(),
 }
