@@ -24,6 +24,11 @@ first and last so a drift of clocks shows:
 - ``no-mix-order``: those column sums as kernels of their own;
 - ``+pointwise-autotune``: inductor benchmarks more block sizes for each of its own (pointwise and reduction) kernels;
 - ``+combo-kernels``: inductor launches independent kernels of its own together, as one (horizontal fusion);
+- ``+pdl``: inductor's Triton kernels use Hopper's programmatic dependent launch (a kernel starts while the one
+  before it finishes);
+- ``+split-32``, ``+split-64``, ``+split-128``: rows per partial sum of the mixed-order reductions (inductor picks
+  16 at these shapes on 132 SMs, so each LayerNorm weight and bias gradient is finished by an aten sum over 768 or
+  1,024 partial rows, with one thread per column);
 - ``blas-cublaslt``: matmuls through cuBLASLt (torch.backends.cuda.preferred_blas_library) instead of the default;
 - what the loop adds around the step, each on top of the one before: ``+pinned-copies`` (each step's batch
   copied from pinned host memory, as the loop does), ``+prefetch-thread`` (batches cut from the token data
@@ -117,6 +122,9 @@ def run_shape(shape: str, steps: int, dataset: str, variants: list[str]) -> None
     batches = [(i.to(trainer.device), t.to(trainer.device)) for i, t in trainer.step_batches(0)]
     shipped_ms = None
     for name in variants:
+        if missing := missing_settings(INDUCTOR_VARIANTS.get(name, {})):
+            print(f"{shape:<6} {name:<15} skipped: this torch's inductor has no {', '.join(missing)}", flush=True)
+            continue
         with variant_settings(name):
             shipped_ms = time_variant(trainer, batches, shape, name, steps, shipped_ms)
 
@@ -131,7 +139,23 @@ INDUCTOR_VARIANTS = {"+coord-tuning": {"coordinate_descent_tuning": True},
                      "+split-autotune": {"triton.mix_order_reduction_autotune_split_size": True},
                      "no-mix-order": {"triton.mix_order_reduction": False},
                      "+pointwise-autotune": {"max_autotune_pointwise": True},
-                     "+combo-kernels": {"combo_kernels": True}}
+                     "+combo-kernels": {"combo_kernels": True},
+                     "+pdl": {"triton.enable_pdl": True},
+                     **{f"+split-{rows}": {"triton.mix_order_reduction_split_size": rows} for rows in (32, 64, 128)}}
+
+
+def missing_settings(settings: dict) -> list[str]:
+    """Those of ``settings`` this torch's inductor does not have."""
+    import torch._inductor.config as inductor_config
+
+    def has(path: str) -> bool:
+        scope = inductor_config
+        for part in path.split("."):
+            if not hasattr(scope, part):
+                return False
+            scope = getattr(scope, part)
+        return True
+    return [path for path in settings if not has(path)]
 
 
 @contextmanager
