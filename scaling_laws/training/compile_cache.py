@@ -37,11 +37,11 @@ def use_shared_compile_cache() -> str:
         return "node-local (inductor's default)"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:  # compiling without a shared cache is slower, never wrong: go on node-local
-        return (f"node-local (inductor's default): {folder} cannot be created ({error.strerror}); set "
-                f"{COMPILE_CACHE_ENV} to a writable folder every node sees")
-    if not os.access(folder, os.W_OK):
-        return (f"node-local (inductor's default): {folder} is not writable; set {COMPILE_CACHE_ENV} to a "
-                "writable folder every node sees")
+        problem = None if os.access(folder, os.W_OK) else "is not writable"
+    except OSError as error:
+        problem = f"cannot be created ({error.strerror})"
+    if problem:  # compiling without a shared cache is slower, never wrong: go on node-local
+        return (f"node-local (inductor's default): {folder} {problem}; set {COMPILE_CACHE_ENV} to a writable "
+                "folder every node sees")
     os.environ[INDUCTOR_ENV] = str(folder)
     return str(folder)
